@@ -1,0 +1,1 @@
+"""The three Switchboard services and the command-line entry point."""

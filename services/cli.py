@@ -1,0 +1,91 @@
+"""``switchboard``: run a service, migrate the database, create topics, or dry-run routing."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from shared.logs import configure_logging
+from shared.settings import SettingsError, load_settings
+
+
+def _serve(service: str) -> int:
+    try:
+        settings = load_settings(service)
+    except SettingsError as exc:
+        print(f"switchboard {service}: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(service, settings.log_level)
+    from shared.http import run_app
+
+    if service == "intake":
+        from services.intake.app import create_app as intake_app
+
+        app = intake_app(settings)
+    elif service == "router":
+        from services.router.app import create_app as router_app
+
+        app = router_app(settings)
+    else:
+        from services.sla.app import create_app as sla_app
+
+        app = sla_app(settings)
+    run_app(app, settings.http_host, settings.http_port, reuse_port=settings.reuse_port)
+    return 0
+
+
+def _migrate() -> int:
+    from shared.db import migrate
+
+    settings = load_settings("migrate")
+    configure_logging("migrate", settings.log_level)
+    applied = asyncio.run(migrate(settings.database_url))
+    print(f"migrations applied: {len(applied)}" + (f" ({', '.join(applied)})" if applied else ""))
+    return 0
+
+
+def _topics() -> int:
+    from shared.topics import ensure_topics
+
+    settings = load_settings("topics")
+    created = asyncio.run(ensure_topics(settings.kafka_bootstrap_servers))
+    print(f"topics created: {len(created)}" + (f" ({', '.join(created)})" if created else ""))
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name in ("intake", "router", "sla"):
+        sub.add_parser(name, help=f"run the {name} service (settings from the environment)")
+    sub.add_parser("migrate", help="apply database migrations (DATABASE_URL)")
+    sub.add_parser("topics", help="create the Kafka topics (KAFKA_BOOTSTRAP_SERVERS)")
+    route = sub.add_parser("route", help="dry run: JSON Lines on stdin, one decision per line out")
+    route.add_argument("--rules", type=Path, help="rules file (default: ROUTER_RULES or packaged)")
+    sub.add_parser(
+        "evaluate", help="accuracy of the classifier on a labelled CSV/JSONL", add_help=False
+    )
+    sub.add_parser("train", help="fit the statistical model on labelled CSV/JSONL", add_help=False)
+    args, rest = parser.parse_known_args(argv)
+
+    if args.command in ("intake", "router", "sla"):
+        return _serve(args.command)
+    if args.command == "migrate":
+        return _migrate()
+    if args.command == "topics":
+        return _topics()
+    from services.router.triage import commands
+
+    if args.command == "route":
+        rules = args.rules or load_settings("route").rules_path
+        return int(commands.route(sys.stdin, sys.stdout, rules))
+    if args.command == "evaluate":
+        return int(commands.evaluate(rest))
+    return int(commands.train(rest))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Intake: turns what integrations post into normalized ``InboundMessage`` envelopes for Kafka."""

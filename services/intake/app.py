@@ -1,0 +1,45 @@
+"""The intake's app factory: routes and the producer's lifetime."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from services.intake import views
+from services.intake.context import DEDUPE, PRODUCER, SETTINGS
+from services.intake.dedupe import RecentlyAcked
+from services.intake.metrics import IN_FLIGHT
+from shared.http import base_app
+from shared.kafka_producer import ResilientProducer
+from shared.settings import Settings
+
+
+def create_app(settings: Settings, producer: ResilientProducer | None = None) -> web.Application:
+    producer = producer or ResilientProducer(
+        settings.kafka_bootstrap_servers,
+        send_timeout_s=settings.kafka_timeout_s,
+        client_id="intake",
+    )
+
+    async def ready() -> dict[str, bool]:
+        return {"kafka": await producer.ready()}
+
+    app = base_app(
+        ready, client_max_size=max(settings.max_json_bytes, settings.max_mime_bytes) * 10
+    )
+    app[SETTINGS] = settings
+    app[PRODUCER] = producer
+    app[DEDUPE] = RecentlyAcked()
+    IN_FLIGHT.set_function(lambda: producer.in_flight)
+
+    async def producer_ctx(_: web.Application) -> AsyncIterator[None]:
+        await producer.start()
+        yield
+        await producer.stop()
+
+    app.cleanup_ctx.append(producer_ctx)
+    app.router.add_get("/v1/openapi.json", views.get_openapi)
+    app.router.add_post("/v1/inbound/{channel}/batch", views.post_batch)
+    app.router.add_post("/v1/inbound/{channel}", views.post_message)
+    return app

@@ -1,0 +1,102 @@
+"""Channel payloads → ``InboundMessage`` envelopes: pure functions, no I/O, no clock.
+
+The HTTP layer maps ``InvalidInput`` to 400/422 and ``UnsupportedMediaType`` to 415; nothing
+else may escape from here for any input bytes (the property tests hold us to that).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import msgspec
+
+from shared.models import InboundMessage
+
+from . import chat, email_json, mime, phone, social
+from .errors import InvalidInput, UnsupportedMediaType
+from .fields import decode_json
+from .schemas import Batch
+
+__all__ = [
+    "CHANNELS",
+    "JSON_MEDIA_TYPE",
+    "MAX_BATCH",
+    "RFC822_MEDIA_TYPE",
+    "InvalidInput",
+    "UnsupportedMediaType",
+    "normalize",
+    "normalize_batch",
+]
+
+CHANNELS: tuple[str, ...] = ("phone", "email", "chat", "social")
+JSON_MEDIA_TYPE = "application/json"
+RFC822_MEDIA_TYPE = "message/rfc822"
+MAX_BATCH = 500
+
+_FromJson = Callable[[bytes | msgspec.Raw, datetime], InboundMessage]
+_FROM_JSON: dict[str, _FromJson] = {
+    "phone": phone.from_json,
+    "email": email_json.from_json,
+    "chat": chat.from_json,
+    "social": social.from_json,
+}
+_RAW_MAIL_TYPES = frozenset({RFC822_MEDIA_TYPE, "message/global"})
+_BATCH_DECODER = msgspec.json.Decoder(Batch)
+
+
+def accepted_media_types(channel: str) -> tuple[str, ...]:
+    """What ``normalize`` reads on ``channel`` (for 415 responses and the OpenAPI document)."""
+    return (JSON_MEDIA_TYPE, RFC822_MEDIA_TYPE) if channel == "email" else (JSON_MEDIA_TYPE,)
+
+
+def _media_type(content_type: str) -> tuple[str, str | None]:
+    """(media type, charset) of a Content-Type header value, lowercased."""
+    media, _, params = content_type.partition(";")
+    charset = None
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media.strip().lower(), charset
+
+
+def _from_json(channel: str) -> _FromJson:
+    handler = _FROM_JSON.get(channel)
+    if handler is None:
+        raise InvalidInput("channel", f"unknown channel; use one of {', '.join(CHANNELS)}")
+    return handler
+
+
+def normalize(
+    channel: str, body: bytes, content_type: str, received_at: datetime
+) -> InboundMessage:
+    """One posted message → its envelope. JSON must be UTF-8; raw mail only on ``email``."""
+    handler = _from_json(channel)
+    media, charset = _media_type(content_type)
+    if media == JSON_MEDIA_TYPE or (media.startswith("application/") and media.endswith("+json")):
+        if charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType(content_type, (f"{JSON_MEDIA_TYPE}; charset=utf-8",))
+        return handler(body, received_at)
+    if channel == "email" and media in _RAW_MAIL_TYPES:
+        return mime.from_mime(body, received_at)
+    raise UnsupportedMediaType(content_type, accepted_media_types(channel))
+
+
+def normalize_batch(
+    channel: str, body: bytes, received_at: datetime
+) -> list[InboundMessage | InvalidInput]:
+    """``{"messages": [...]}`` (1..500 JSON items) → one result per item, in order.
+
+    A bad item does not sink the batch: its slot holds the ``InvalidInput`` with the field
+    rooted at ``$.messages[i]``. Only a bad envelope (not JSON, no list, too many) raises.
+    """
+    handler = _from_json(channel)
+    batch = decode_json(_BATCH_DECODER, body)
+    results: list[InboundMessage | InvalidInput] = []
+    for index, item in enumerate(batch.messages):
+        try:
+            results.append(handler(item, received_at))
+        except InvalidInput as error:
+            results.append(error.at(f"$.messages[{index}]"))
+    return results

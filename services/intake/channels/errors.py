@@ -1,0 +1,69 @@
+"""Errors the HTTP layer turns into problem+json; they name fields, never echo values.
+
+Customer text, phone numbers and emails must not reach logs or responses, so every message
+built here carries a field path and a fixed description, never the offending value.
+"""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+_AT_KEY = re.compile(r"^(?P<detail>.*) - at `key` in `(?P<path>\$[^`]*)`$", re.DOTALL)
+_AT_PATH = re.compile(r"^(?P<detail>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_QUOTED_VALUE = re.compile(r"'[^']*'")
+
+
+class InvalidInput(Exception):
+    """A request the integration must fix: 400 for an unreadable body, 422 for a bad field."""
+
+    def __init__(self, field: str, detail: str, *, status: int = 422) -> None:
+        super().__init__(f"{field}: {detail}")
+        self.field = field
+        self.detail = detail
+        self.status = status
+
+    def at(self, prefix: str) -> InvalidInput:
+        """The same error re-rooted under ``prefix`` (a batch item: ``$.messages[3]``)."""
+        field = prefix + self.field[1:] if self.field.startswith("$") else self.field
+        return InvalidInput(field, self.detail, status=self.status)
+
+
+class UnsupportedMediaType(Exception):
+    """The body's media type is not one this channel reads (HTTP 415)."""
+
+    def __init__(self, media_type: str, allowed: tuple[str, ...]) -> None:
+        shown = media_type[:80] or "(none)"
+        super().__init__(f"media type {shown!r} not accepted here; use {', '.join(allowed)}")
+        self.media_type = shown
+        self.allowed = allowed
+
+
+def from_decode_error(error: msgspec.DecodeError | UnicodeDecodeError) -> InvalidInput:
+    """Unreadable JSON: a whole-body error (400)."""
+    if isinstance(error, UnicodeDecodeError):
+        return InvalidInput("body", f"invalid UTF-8 at byte {error.start}", status=400)
+    detail = str(error)
+    if detail == "Input data was truncated":
+        detail = "JSON is truncated or contains an invalid escape"
+    return InvalidInput("body", detail, status=400)
+
+
+def from_validation_error(error: msgspec.ValidationError) -> InvalidInput:
+    """A msgspec validation error, keeping its field path (``$.from``) and dropping any value."""
+    message = str(error)
+    path = "$"
+    detail = message
+    if match := _AT_KEY.match(message):
+        path, detail = match["path"] + " (key)", match["detail"]
+    elif match := _AT_PATH.match(message):
+        path, detail = match["path"], match["detail"]
+    if missing := _MISSING.match(detail):
+        return InvalidInput(f"{path}.{missing['name']}", "missing required field")
+    if detail.startswith("Invalid enum value"):
+        detail = "not one of the allowed values"
+    elif "regex" not in detail:
+        detail = _QUOTED_VALUE.sub("", detail)
+    return InvalidInput(path, detail)

@@ -1,0 +1,184 @@
+"""Field cleaning shared by the channels: what every envelope needs to be safe downstream.
+
+PostgreSQL text and JSONB reject NUL, Kafka keys and ids must be stable, and the router must
+see the same customer identity whichever channel it came from; these helpers see to that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+import phonenumbers
+
+from shared.models import AttributeValue, Customer
+
+from .errors import InvalidInput, from_decode_error, from_validation_error
+from .schemas import CustomerIn
+
+Decoded = TypeVar("Decoded")
+
+# C0 controls except TAB, LF, CR, plus DEL: stripped from text, refused in identifiers.
+_CONTROL_CHARS = {c: None for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F)}
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+_LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+_DEFAULT_REGION = "CN"
+
+
+def clean_text(value: str | None) -> str:
+    """Plain text with one newline convention and no control characters, trimmed."""
+    if not value:
+        return ""
+    return value.replace("\r\n", "\n").replace("\r", "\n").translate(_CONTROL_CHARS).strip()
+
+
+def clean_id(value: str, field: str) -> str:
+    """An identifier, trimmed; blank ones and control characters are refused."""
+    value = value.strip()
+    if not value:
+        raise InvalidInput(field, "must not be blank")
+    if _CONTROL_RE.search(value):
+        raise InvalidInput(field, "must not contain control characters")
+    return value
+
+
+def required_text(value: str, field: str) -> str:
+    text = clean_text(value)
+    if not text:
+        raise InvalidInput(field, "must not be blank")
+    return text
+
+
+def check_time(value: datetime | None, field: str) -> datetime | None:
+    """Times outside 1970..2200 are a broken clock, not a message date."""
+    if value is not None and not _EARLIEST <= value < _LATEST:
+        raise InvalidInput(field, "timestamp out of range (1970..2200)")
+    return value
+
+
+def utc_text(value: datetime) -> str:
+    """One spelling per instant, so that an offset change does not change an id."""
+    return value.astimezone(UTC).isoformat()
+
+
+def arrival(clock: datetime, reported: datetime | None) -> datetime:
+    """When the company first had the message: the integration's time if it is earlier."""
+    if clock.tzinfo is None:
+        clock = clock.replace(tzinfo=UTC)
+    if reported is not None and reported < clock:
+        return reported
+    return clock
+
+
+def language(tag: str | None) -> str | None:
+    """``zh-CN`` / ``zh_Hans`` → ``zh``: the router works per language, not per region."""
+    if not tag:
+        return None
+    return tag.replace("_", "-").split("-", 1)[0].lower()
+
+
+def escape_part(value: str) -> str:
+    """Escape ``%`` and ``:`` so that ``a:b`` joined ids stay unambiguous."""
+    return value.replace("%", "%25").replace(":", "%3A")
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """E.164 when the number parses (default region CN), else its digits; None without digits."""
+    if not raw:
+        return None
+    digits = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
+    if sum(ch.isdigit() for ch in digits) < 3:
+        return None
+    try:
+        number = phonenumbers.parse(digits, _DEFAULT_REGION)
+    except phonenumbers.NumberParseException:
+        return digits
+    if phonenumbers.is_possible_number(number):
+        return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return digits
+
+
+def normalize_email(raw: str | None) -> str | None:
+    """Lowercased address when it looks like one (one ``@``, no spaces), else None."""
+    if not raw:
+        return None
+    address = raw.strip().lower()
+    local, at, domain = address.partition("@")
+    if not at or not local or not domain or "@" in domain or _has_space_or_control(address):
+        return None
+    return address
+
+
+def _has_space_or_control(value: str) -> bool:
+    return any(ch.isspace() for ch in value) or bool(_CONTROL_RE.search(value))
+
+
+def customer(
+    given: CustomerIn | None,
+    path: str,
+    *,
+    id: str | None = None,
+    phone: str | None = None,
+    email: str | None = None,
+) -> Customer:
+    """The posted ``customer`` object wins; channel fields (caller, sender) fill the gaps."""
+    if given is None:
+        return Customer(id=id, phone=normalize_phone(phone), email=normalize_email(email))
+    given_id = clean_id(given.id, f"{path}.customer.id") if given.id is not None else None
+    given_phone = None
+    if given.phone is not None:
+        given_phone = normalize_phone(given.phone)
+        if given_phone is None:
+            raise InvalidInput(f"{path}.customer.phone", "not a phone number")
+    given_email = None
+    if given.email is not None:
+        given_email = normalize_email(given.email)
+        if given_email is None:
+            raise InvalidInput(f"{path}.customer.email", "not an email address")
+    return Customer(
+        id=given_id or id,
+        phone=given_phone or normalize_phone(phone),
+        email=given_email or normalize_email(email),
+    )
+
+
+def attributes(
+    given: dict[str, AttributeValue], path: str, derived: dict[str, AttributeValue]
+) -> dict[str, AttributeValue]:
+    """The posted attributes plus what intake derived; a derived key overrides a posted one."""
+    out: dict[str, AttributeValue] = {}
+    for key, value in given.items():
+        if _CONTROL_RE.search(key):
+            raise InvalidInput(f"{path}.attributes (key)", "must not contain control characters")
+        out[key] = clean_text(value) if isinstance(value, str) else value
+    for key, value in derived.items():
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def decode_json(decoder: msgspec.json.Decoder[Decoded], body: bytes | msgspec.Raw) -> Decoded:
+    """Bytes → request Struct in one pass; every failure becomes an ``InvalidInput``."""
+    if isinstance(body, bytes):
+        if body.startswith(b"\xef\xbb\xbf"):
+            body = body[3:]  # a UTF-8 BOM from a Windows integration is harmless
+        if not body.isascii():
+            # msgspec skips ignored fields without checking them; the whole body must be UTF-8.
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise from_decode_error(error) from None
+    try:
+        return decoder.decode(body)
+    except msgspec.ValidationError as error:
+        raise from_validation_error(error) from None
+    except (msgspec.DecodeError, UnicodeDecodeError) as error:
+        raise from_decode_error(error) from None

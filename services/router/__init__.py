@@ -1,0 +1,1 @@
+"""Router: threads inbound messages into tickets, triages, stores and publishes them."""

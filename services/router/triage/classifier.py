@@ -1,0 +1,122 @@
+"""Rules and model combined into one intent, with the reasons an agent or ops can check.
+
+The security lane is decided first and by rules alone when they match, so no model score can
+demote a theft report; everything else is a vote where matching rules add to the model's
+probability of their group (see the header of rules.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .matcher import Phrase
+from .model import LinearModel
+from .rules import SKILL_GROUPS, Rules
+
+_SECURITY = SKILL_GROUPS.index("security")
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    intent: str
+    reasons: tuple[str, ...]
+
+
+def rule_reason(hit: Phrase) -> str:
+    return f"rule {hit.rule_id} matched '{hit.text}' ({hit.lang})"
+
+
+class Classifier:
+    """Holds the rules and the model with its classes already mapped onto intents and groups."""
+
+    def __init__(self, rules: Rules, model: LinearModel | None) -> None:
+        self._rules = rules
+        self._model = model
+        self._group_of = {name: SKILL_GROUPS.index(i.group) for name, i in rules.intents.items()}
+        intents: list[str] = []
+        if model is not None:
+            for label in model.classes:
+                intents.append(self._label_intent(label))
+        self._class_intent = intents
+        self._class_group = np.array(
+            [self._group_of.get(i, -1) for i in intents] or [0], dtype=np.intp
+        )
+        self._known = self._class_group >= 0
+
+    def _label_intent(self, label: str) -> str:
+        rules = self._rules
+        if label in rules.intents:
+            return label
+        group = label.split(".", 1)[0]
+        return rules.group_intent.get(group, "")
+
+    def classify(self, text: str, units: list[str], ivr: Sequence[str]) -> Classification:
+        rules = self._rules
+        hits = rules.phrases.find(units)
+        ivr_key, ivr_intent = self._ivr(ivr)
+        ivr_reason = f"ivr {ivr_key} -> {ivr_intent}" if ivr_intent else ""
+        security = [h for h in hits if self._group_of[h.intent] == _SECURITY]
+        if ivr_intent and self._group_of[ivr_intent] == _SECURITY:
+            reasons = (ivr_reason, *map(rule_reason, security))
+            return Classification(ivr_intent, reasons)
+        if security:
+            best = max(security, key=lambda h: h.weight)
+            return Classification(best.intent, tuple(map(rule_reason, security)))
+
+        scores = np.zeros(len(SKILL_GROUPS), dtype=np.float64)
+        probs = self._model.predict(text) if self._model is not None and text else None
+        if probs is not None:
+            probs = np.where(self._known, probs, 0.0)
+            np.add.at(scores, self._class_group, probs)
+            if scores[_SECURITY] >= rules.model.security_threshold:
+                intent = self._model_intent(probs, _SECURITY) or rules.group_intent["security"]
+                return Classification(intent, (f"model: security {scores[_SECURITY]:.2f}",))
+        model_scores = scores.copy()
+        best_rule: dict[int, Phrase] = {}
+        for hit in hits:
+            g = self._group_of[hit.intent]
+            if g not in best_rule or hit.weight > best_rule[g].weight:
+                best_rule[g] = hit
+        for g, hit in best_rule.items():
+            scores[g] += rules.model.rule_weight * hit.weight
+        if ivr_intent:
+            scores[self._group_of[ivr_intent]] += rules.model.ivr_weight
+        g = int(scores.argmax())
+        group = SKILL_GROUPS[g]
+        if scores[g] < rules.model.min_confidence:
+            top = SKILL_GROUPS[int(model_scores.argmax())]
+            unsure = f"model unsure ({top} {model_scores.max():.2f})" if probs is not None else ""
+            why = "; ".join(x for x in ("no rule matched", unsure) if x)
+            return Classification(rules.fallback_intent, (f"{why} -> {rules.fallback_intent}",))
+
+        reasons = [rule_reason(h) for h in hits if self._group_of[h.intent] == g]
+        if ivr_intent and self._group_of[ivr_intent] == g:
+            reasons.append(ivr_reason)
+        if probs is not None and model_scores[g] >= 0.01:
+            reasons.append(f"model: {group} {model_scores[g]:.2f}")
+        if g in best_rule:
+            intent = best_rule[g].intent
+        else:
+            intent = (
+                (self._model_intent(probs, g) if probs is not None else None)
+                or ivr_intent
+                or rules.group_intent[group]
+            )
+        return Classification(intent, tuple(reasons))
+
+    def _model_intent(self, probs: np.ndarray, group: int) -> str | None:
+        masked = np.where(self._class_group == group, probs, -1.0)
+        k = int(masked.argmax())
+        return self._class_intent[k] if masked[k] > 0 else None
+
+    def _ivr(self, selection: Sequence[str]) -> tuple[str, str]:
+        table = self._rules.ivr
+        digits = [str(d).strip() for d in selection if str(d).strip()]
+        for n in range(len(digits), 0, -1):
+            key = "-".join(digits[:n])
+            if key in table:
+                return key, table[key]
+        return "", ""

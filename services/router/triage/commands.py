@@ -1,0 +1,201 @@
+"""`switchboard route | evaluate | train`: how ops test rules and how a deployment retrains.
+
+`route` is the dry run of the service's decision on JSON Lines, with no Kafka or database; a
+bad line yields an error line (never echoing the customer's text) and only unreadable rules
+stop it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from .datasets import DatasetError, Example, load_skill_map, read_examples
+from .decision import Triage, TriageInput
+from .evaluation import Report, kfold, score
+from .model import LinearModel, ModelError
+from .rules import Rules, RulesError, load_rules
+
+CHANNELS = ("phone", "email", "chat", "social")
+
+
+class _BadLine(ValueError):
+    pass
+
+
+def route(stdin: TextIO, stdout: TextIO, rules_path: Path | None = None) -> int:
+    """One JSON line out per JSON line in; exit 2 only when the rules cannot be loaded."""
+    try:
+        triage = Triage.load(rules_path)
+    except RulesError as exc:
+        print(f"switchboard route: {exc}", file=sys.stderr)
+        return 2
+    for n, line in enumerate(stdin, 1):
+        if not line.strip():
+            continue
+        try:
+            out = _route_one(triage, line)
+        except _BadLine as exc:
+            out = {"error": f"line {n}: {exc}"}
+        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        stdout.flush()
+    return 0
+
+
+def _route_one(triage: Triage, line: str) -> dict[str, object]:
+    try:
+        raw = json.loads(line)
+    except ValueError as exc:
+        raise _BadLine(f"not valid JSON ({type(exc).__name__})") from None
+    item = _parse(raw)
+    decision = triage.decide(item)
+    body = triage.redact(item.channel, item.text)
+    counts = dict(body.counts)
+    out: dict[str, object] = {
+        "channel": item.channel,
+        "intent": decision.intent,
+        "skill_group": decision.skill_group,
+        "priority": decision.priority,
+        "language": decision.language,
+        "reasons": list(decision.reasons),
+        "text": body.text,
+    }
+    if item.subject is not None:
+        subject = triage.redact(item.channel, item.subject)
+        for kind, k in subject.counts.items():
+            counts[kind] = counts.get(kind, 0) + k
+        out["subject"] = subject.text
+    out["redactions"] = counts
+    return out
+
+
+def _parse(raw: object) -> TriageInput:
+    if not isinstance(raw, dict):
+        raise _BadLine("expected a JSON object")
+    channel = raw.get("channel")
+    if channel not in CHANNELS:
+        raise _BadLine(f"'channel' must be one of {', '.join(CHANNELS)}")
+    text = raw.get("text", "" if raw.get("ivr_selection") else None)
+    if not isinstance(text, str):
+        raise _BadLine("'text' must be a string")
+    for key in ("subject", "quoted", "visibility", "language"):
+        if raw.get(key) is not None and not isinstance(raw[key], str):
+            raise _BadLine(f"'{key}' must be a string")
+    ivr = raw.get("ivr_selection") or []
+    if not isinstance(ivr, list) or not all(isinstance(d, str | int) for d in ivr):
+        raise _BadLine("'ivr_selection' must be a list of digits")
+    attributes = raw.get("attributes") or {}
+    if not isinstance(attributes, dict):
+        raise _BadLine("'attributes' must be an object")
+    return TriageInput(
+        channel=channel,
+        text=text,
+        subject=raw.get("subject"),
+        quoted=raw.get("quoted"),
+        visibility=raw.get("visibility"),
+        ivr_selection=tuple(str(d) for d in ivr),
+        attributes=attributes,
+        language=raw.get("language"),
+    )
+
+
+def _data_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--text-col", default="text", help="text column/field (default: text)")
+    parser.add_argument(
+        "--label-col", help="label column (default: first of intent, label, category, skill_group)"
+    )
+    parser.add_argument("--skill-map", type=Path, help="JSON map of foreign labels to ours")
+    parser.add_argument("--rules", type=Path, help="rules.yaml (default: the packaged one)")
+
+
+def evaluate(argv: Sequence[str]) -> int:
+    """Accuracy per skill group, confusion matrix, security recall/precision."""
+    parser = argparse.ArgumentParser(prog="switchboard evaluate", description=evaluate.__doc__)
+    parser.add_argument("files", nargs="+", type=Path, help="labelled CSV or JSONL")
+    _data_args(parser)
+    parser.add_argument("--kfold", type=int, default=0, help="k-fold CV, retraining per fold")
+    parser.add_argument("--model", type=Path, help="model file to judge (default: the rules')")
+    parser.add_argument(
+        "--extra", type=Path, action="append", default=[], help="more training data per fold"
+    )
+    parser.add_argument("--train-map", type=Path, help="finer label map for fold training")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    try:
+        rules = load_rules(args.rules)
+        examples = read_examples(
+            args.files,
+            rules,
+            text_col=args.text_col,
+            label_col=args.label_col,
+            skill_map=load_skill_map(args.skill_map),
+        )
+        if args.kfold:
+            if args.kfold < 2 or args.kfold > len(examples):
+                parser.error("--kfold needs 2 <= K <= number of examples")
+            report = _kfold(rules, examples, args)
+        else:
+            model = LinearModel.load(args.model or rules.model.file)
+            report = Report()
+            score(Triage(rules, model), examples, report)
+    except (RulesError, DatasetError, ModelError) as exc:
+        print(f"switchboard evaluate: {exc}", file=sys.stderr)
+        return 2
+    print(report.render())
+    return 0
+
+
+def _kfold(rules: Rules, examples: list[Example], args: argparse.Namespace) -> Report:
+    fine = load_skill_map(args.train_map)
+    extra = read_examples(args.extra, rules, text_col=args.text_col) if args.extra else []
+    return kfold(
+        rules,
+        examples,
+        args.kfold,
+        extra=extra,
+        train_label=lambda e: fine.get(e.raw_label, e.label),
+        seed=args.seed,
+        progress=lambda msg: print(msg, file=sys.stderr),
+    )
+
+
+def train(argv: Sequence[str]) -> int:
+    """Fit the model on labelled CSV/JSONL files and write it (.npz) for the router."""
+    parser = argparse.ArgumentParser(prog="switchboard train", description=train.__doc__)
+    parser.add_argument("files", nargs="+", type=Path, help="labelled CSV or JSONL")
+    parser.add_argument("--out", type=Path, required=True, help="model file to write (.npz)")
+    _data_args(parser)
+    parser.add_argument("--c", type=float, default=20.0, help="inverse regularisation")
+    parser.add_argument("--min-df", type=int, default=2, help="drop rarer features")
+    args = parser.parse_args(argv)
+    from .training import fit
+
+    try:
+        rules = load_rules(args.rules)
+        examples = read_examples(
+            args.files,
+            rules,
+            text_col=args.text_col,
+            label_col=args.label_col,
+            skill_map=load_skill_map(args.skill_map),
+        )
+        model = fit(
+            [e.text for e in examples],
+            [e.label for e in examples],
+            c=args.c,
+            min_df=args.min_df,
+            sources=[p.name for p in args.files],
+        )
+    except (RulesError, DatasetError, ValueError, RuntimeError) as exc:
+        print(f"switchboard train: {exc}", file=sys.stderr)
+        return 2
+    model.save(args.out)
+    print(
+        f"trained on {len(examples)} examples, {len(model.classes)} labels, "
+        f"{len(model.vocabulary)} features -> {args.out}"
+    )
+    return 0

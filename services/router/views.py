@@ -1,0 +1,187 @@
+"""The router's HTTP API for agents and ops: tickets, queues, claims, lifecycle events."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import msgspec
+from aiohttp import web
+
+from services.router import queues
+from services.router.context import POOL, PRODUCER, SETTINGS
+from services.router.lifecycle import TicketNotFound, record_event
+from services.router.metrics import CLAIMS, LIFECYCLE
+from services.router.outbox import publish_outbox
+from services.router.ticket_read import ticket_by_id, ticket_id_of_message
+from shared.auth import is_agent
+from shared.kafka_producer import BrokerUnavailable
+from shared.models import SKILL_GROUPS, LifecycleType
+from shared.problem import Handler, problem
+
+T = TypeVar("T")
+
+
+class ClaimRequest(msgspec.Struct):
+    agent_id: str
+
+
+class EventRequest(msgspec.Struct):
+    type: LifecycleType
+    agent_id: str
+    at: datetime
+
+
+def _json(data: object, status: int = 200) -> web.Response:
+    return web.Response(
+        body=msgspec.json.encode(data), status=status, content_type="application/json"
+    )
+
+
+@web.middleware
+async def agent_auth(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/v1/") and not is_agent(
+        request, request.app[SETTINGS].agent_tokens
+    ):
+        return problem(
+            401, "a valid agent bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return await handler(request)
+
+
+def _uuid(raw: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        return None
+
+
+def _decode(body: bytes, kind: type[T]) -> T | web.Response:
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else "$"
+        return problem(422, text, field=field)
+    except msgspec.DecodeError:
+        return problem(400, "body is not valid JSON", field="body")
+
+
+async def get_ticket(request: web.Request) -> web.Response:
+    ticket_id = _uuid(request.match_info["ticket_id"])
+    if ticket_id is None:
+        return problem(404, "no such ticket", field="ticket_id")
+    async with request.app[POOL].acquire() as conn:
+        ticket = await ticket_by_id(conn, ticket_id)
+    return problem(404, "no such ticket", field="ticket_id") if ticket is None else _json(ticket)
+
+
+async def find_ticket(request: web.Request) -> web.Response:
+    raw = request.query.get("message_id")
+    if not raw:
+        return problem(400, "query parameter message_id is required", field="message_id")
+    message_id = _uuid(raw)
+    if message_id is None:
+        return problem(404, "no ticket holds that message (yet)", field="message_id")
+    async with request.app[POOL].acquire() as conn:
+        ticket_id = await ticket_id_of_message(conn, message_id)
+        ticket = await ticket_by_id(conn, ticket_id) if ticket_id else None
+    if ticket is None:
+        return problem(404, "no ticket holds that message (yet)", field="message_id")
+    return _json(ticket)
+
+
+async def get_queues(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        data = await queues.overview(conn, datetime.now(UTC))
+    return _json({"queues": data})
+
+
+def _skill_group(request: web.Request) -> str | web.Response:
+    group = request.match_info["skill_group"]
+    return (
+        group if group in SKILL_GROUPS else problem(404, "unknown skill group", field="skill_group")
+    )
+
+
+async def get_queue(request: web.Request) -> web.Response:
+    group = _skill_group(request)
+    if isinstance(group, web.Response):
+        return group
+    try:
+        limit = min(max(int(request.query.get("limit", "100")), 1), 1000)
+    except ValueError:
+        return problem(400, "limit must be an integer", field="limit")
+    now = datetime.now(UTC)
+    async with request.app[POOL].acquire() as conn:
+        entries = await queues.waiting(conn, group, limit)
+    return _json(
+        {
+            "skill_group": group,
+            "tickets": [
+                {
+                    "ticket_id": str(e.ticket_id),
+                    "priority": e.priority,
+                    "intent": e.intent,
+                    "channel": e.channel,
+                    "waiting_since": e.waiting_since.isoformat(),
+                    "wait_seconds": round((now - e.waiting_since).total_seconds(), 3),
+                }
+                for e in entries
+            ],
+        }
+    )
+
+
+async def post_claim(request: web.Request) -> web.Response:
+    group = _skill_group(request)
+    if isinstance(group, web.Response):
+        return group
+    body = _decode(await request.read(), ClaimRequest)
+    if isinstance(body, web.Response):
+        return body
+    if not body.agent_id.strip():
+        return problem(422, "agent_id must not be empty", field="$.agent_id")
+    capacity = request.app[SETTINGS].agent_capacity
+    async with request.app[POOL].acquire() as conn:
+        try:
+            ticket_id = await queues.claim(conn, group, body.agent_id, capacity, datetime.now(UTC))
+        except queues.AtCapacity as exc:
+            CLAIMS.labels(group, "at_capacity").inc()
+            return problem(409, str(exc), field="agent_id")
+        if ticket_id is None:
+            CLAIMS.labels(group, "empty").inc()
+            return web.Response(status=204)
+        ticket = await ticket_by_id(conn, ticket_id)
+    CLAIMS.labels(group, "claimed").inc()
+    return _json(ticket)
+
+
+async def post_event(request: web.Request) -> web.Response:
+    ticket_id = _uuid(request.match_info["ticket_id"])
+    if ticket_id is None:
+        return problem(404, "no such ticket", field="ticket_id")
+    body = _decode(await request.read(), EventRequest)
+    if isinstance(body, web.Response):
+        return body
+    if body.at.tzinfo is None:
+        return problem(422, "at must be an RFC 3339 timestamp with an offset", field="$.at")
+    if not body.agent_id.strip():
+        return problem(422, "agent_id must not be empty", field="$.agent_id")
+    pool = request.app[POOL]
+    async with pool.acquire() as conn:
+        try:
+            event, outbox_id, record = await record_event(
+                conn, ticket_id, body.type, body.agent_id, body.at, datetime.now(UTC)
+            )
+        except TicketNotFound:
+            return problem(404, "no such ticket", field="ticket_id")
+    # Stored in the outbox already: if the broker is away, the relay publishes it later.
+    with contextlib.suppress(BrokerUnavailable):
+        await publish_outbox(pool, request.app[PRODUCER], [outbox_id], [record])
+    LIFECYCLE.labels(body.type).inc()
+    return _json(
+        {"event_id": event.event_id, "ticket_id": event.ticket_id, "type": event.type}, 202
+    )

@@ -1,0 +1,1 @@
+"""SLA domain as a pure library: calendars, policies, clocks, escalation ladder, timer queue."""

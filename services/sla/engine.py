@@ -1,0 +1,261 @@
+"""The SLA engine: events in, clocks recomputed, escalations fired once.
+
+Delivery rule for escalations: a rung fires by inserting its dedupe key into the ledger
+(``sla_escalations``) in the same transaction that removes its timer; only the process whose
+insert succeeded publishes it. Two replicas, or a restart, can race for a rung; the primary
+key lets exactly one win. A crash between commit and publish leaves an unpublished ledger row,
+which the relay publishes. The timer queue sleeps until the next rung and never scans.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import msgspec
+
+from services.sla import store
+from services.sla.clocks import TicketClocks, event_from_lifecycle, events_from_routed
+from services.sla.ladder import escalation_steps
+from services.sla.metrics import (
+    AT_RISK,
+    BREACHES,
+    ESCALATIONS,
+    FIRST_RESPONSE,
+    LATENESS,
+    RESOLUTION,
+    TIMERS,
+)
+from services.sla.policy import Policy, TicketFacts
+from services.sla.store import Timer
+from services.sla.timers import TimerQueue
+from shared.dead_letters import publish_dead_letters
+from shared.kafka_consumer import Record
+from shared.kafka_producer import ResilientProducer
+from shared.models import Escalation, TicketLifecycle, TicketRouted
+from shared.topics import ESCALATIONS as ESCALATIONS_TOPIC
+from shared.topics import LIFECYCLE, ROUTED, SLA_DEAD_LETTERS
+
+log = logging.getLogger(__name__)
+_routed = msgspec.json.Decoder(TicketRouted).decode
+_lifecycle = msgspec.json.Decoder(TicketLifecycle).decode
+_encode = msgspec.json.Encoder().encode
+_ESCALATION_NS = uuid.UUID("9d7e2a52-3f0b-4c1e-8a44-5b6c7d8e9f01")
+REFRESH_EVERY_S = 5.0
+
+
+class SlaEngine:
+    def __init__(self, pool: asyncpg.Pool, producer: ResilientProducer, policy: Policy) -> None:
+        self.pool = pool
+        self.producer = producer
+        self.policy = policy
+        self.timers: TimerQueue[str] = TimerQueue()
+        self._pending: dict[str, Timer] = {}
+        self._last_refresh: datetime | None = None
+
+    # -- consuming -------------------------------------------------------------------------
+
+    async def handle(self, records: list[Record]) -> None:
+        facts: dict[uuid.UUID, tuple[TicketFacts, datetime]] = {}
+        events: list[tuple[uuid.UUID, object]] = []
+        dead: list[tuple[Record, str]] = []
+        for record in records:
+            try:
+                if record.topic == ROUTED:
+                    routed = _routed(record.value or b"")
+                    tid = uuid.UUID(routed.ticket_id)
+                    facts[tid] = (TicketFacts.from_routed(routed), routed.ticket_created_at)
+                    events.extend((tid, e) for e in events_from_routed(routed))
+                elif record.topic == LIFECYCLE:
+                    lifecycle = _lifecycle(record.value or b"")
+                    events.append((uuid.UUID(lifecycle.ticket_id), event_from_lifecycle(lifecycle)))
+            except (msgspec.DecodeError, msgspec.ValidationError, ValueError):
+                dead.append((record, "invalid_event"))
+        ticket_ids = list({tid for tid, _ in events} | set(facts))
+        if ticket_ids:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await store.save_events(conn, facts, events)  # type: ignore[arg-type]
+                timers = await self._recompute(conn, ticket_ids, datetime.now(UTC))
+            self._schedule(ticket_ids, timers)
+        await publish_dead_letters(self.producer, SLA_DEAD_LETTERS, dead)
+
+    async def _recompute(
+        self, conn: asyncpg.Connection, ticket_ids: list[uuid.UUID], now: datetime
+    ) -> list[Timer]:
+        loaded = await store.load_tickets(conn, ticket_ids)
+        before = await store.previous_states(conn, list(loaded))
+        views = []
+        statuses: dict[uuid.UUID, str] = {}
+        timers: list[Timer] = []
+        for tid, (facts, events) in loaded.items():
+            clocks = TicketClocks(events)
+            statuses[tid] = clocks.status
+            for view in clocks.views(self.policy, facts, now).values():
+                views.append((tid, view))
+                if view.state == "stopped" and before.get((tid, view.target)) not in (
+                    None,
+                    "stopped",
+                ):
+                    self._observe_stop(facts, view.target, view.business_elapsed)
+                for step in escalation_steps(view, self.policy):
+                    timers.append(Timer(step.dedupe_key(str(tid)), tid, step, facts))
+        await store.save_clocks(conn, views, statuses)
+        return await store.replace_timers(conn, list(loaded), timers)
+
+    @staticmethod
+    def _observe_stop(facts: TicketFacts, target: str, elapsed: timedelta) -> None:
+        if target == "first_response":
+            FIRST_RESPONSE.labels(facts.priority, facts.channel).observe(elapsed.total_seconds())
+        elif target == "resolution":
+            RESOLUTION.labels(facts.priority, facts.skill_group).observe(elapsed.total_seconds())
+
+    def _schedule(self, ticket_ids: list[uuid.UUID], timers: list[Timer]) -> None:
+        touched = set(ticket_ids)
+        for key in [k for k, t in self._pending.items() if t.ticket_id in touched]:
+            self.timers.cancel(key)
+            del self._pending[key]
+        for timer in timers:
+            self._pending[timer.dedupe_key] = timer
+            self.timers.schedule(timer.dedupe_key, timer.step.fire_at)
+        TIMERS.set(len(self.timers))
+
+    # -- timers ----------------------------------------------------------------------------
+
+    async def refresh(self) -> int:
+        """Pick up timers written by other replicas (or all of them at start)."""
+        started = datetime.now(UTC)
+        async with self.pool.acquire() as conn:
+            timers = await store.load_timers(
+                conn,
+                None if self._last_refresh is None else self._last_refresh - timedelta(seconds=1),
+            )
+        for timer in timers:
+            if timer.dedupe_key not in self._pending:
+                self._pending[timer.dedupe_key] = timer
+                self.timers.schedule(timer.dedupe_key, timer.step.fire_at)
+        self._last_refresh = started
+        TIMERS.set(len(self.timers))
+        return len(timers)
+
+    async def run_timers(self) -> None:
+        while True:
+            due = await self.timers.due()
+            try:
+                await self.fire([key for key, _ in due])
+            except Exception:
+                log.exception("firing escalations failed; will retry")
+                for key, when in due:
+                    if key in self._pending:
+                        self.timers.schedule(key, when + timedelta(seconds=1))
+                await asyncio.sleep(1.0)
+
+    async def fire(self, keys: list[str]) -> int:
+        timers = [self._pending.pop(k) for k in keys if k in self._pending]
+        TIMERS.set(len(self.timers))
+        if not timers:
+            return 0
+        now = datetime.now(UTC)
+        rows = []
+        for t in timers:
+            event = Escalation(
+                escalation_id=str(uuid.uuid5(_ESCALATION_NS, t.dedupe_key)),
+                ticket_id=str(t.ticket_id),
+                level=t.step.level,
+                kind=t.step.kind,
+                target=t.step.target,
+                escalate_to=t.step.escalate_to,
+                due_at=t.step.due_at,
+                emitted_at=now,
+                priority=t.facts.priority,
+                skill_group=t.facts.skill_group,
+                channel=t.facts.channel,
+            )
+            rows.append((t, _encode(event)))
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = {
+                r["dedupe_key"]
+                for r in await conn.fetch(
+                    """
+                    WITH wanted AS (
+                        DELETE FROM sla_timers WHERE dedupe_key = ANY($1::text[]) RETURNING dedupe_key
+                    )
+                    INSERT INTO sla_escalations (dedupe_key, ticket_id, target, level, cycle, kind,
+                        escalate_to, due_at, fire_at, emitted_at, value)
+                    SELECT k, t, tg, l, c, kd, e, d, f, $11, v
+                    FROM unnest($1::text[], $2::uuid[], $3::text[], $4::int[], $5::int[], $6::text[],
+                                $7::text[], $8::timestamptz[], $9::timestamptz[], $10::bytea[])
+                         AS x(k, t, tg, l, c, kd, e, d, f, v)
+                    WHERE k IN (SELECT dedupe_key FROM wanted)
+                    ON CONFLICT (dedupe_key) DO NOTHING
+                    RETURNING dedupe_key
+                    """,
+                    [t.dedupe_key for t, _ in rows],
+                    [t.ticket_id for t, _ in rows],
+                    [t.step.target for t, _ in rows],
+                    [t.step.level for t, _ in rows],
+                    [t.step.cycle for t, _ in rows],
+                    [t.step.kind for t, _ in rows],
+                    [t.step.escalate_to for t, _ in rows],
+                    [t.step.due_at for t, _ in rows],
+                    [t.step.fire_at for t, _ in rows],
+                    [v for _, v in rows],
+                    now,
+                )
+            }
+        won = [(t, v) for t, v in rows if t.dedupe_key in inserted]
+        await self._publish(won)
+        for t, _ in won:
+            LATENESS.observe(max((now - t.step.fire_at).total_seconds(), 0.0))
+            ESCALATIONS.labels(str(t.step.level), t.step.kind, t.step.target).inc()
+            counter = AT_RISK if t.step.kind == "at_risk" else BREACHES
+            if t.step.kind == "at_risk" or t.step.level == min(
+                (r.level for r in self.policy.ladder if r.kind == "breached"), default=t.step.level
+            ):
+                counter.labels(t.step.target, t.facts.priority, t.facts.skill_group).inc()
+        return len(won)
+
+    async def _publish(self, won: list[tuple[Timer, bytes]]) -> None:
+        if not won:
+            return
+        await self.producer.send_many(
+            [(ESCALATIONS_TOPIC, str(t.ticket_id).encode(), v) for t, v in won]
+        )
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "UPDATE sla_escalations SET published_at = now() WHERE dedupe_key = ANY($1::text[])",
+                [t.dedupe_key for t, _ in won],
+            )
+
+    async def relay_once(self) -> int:
+        """Publish ledger rows a crashed process committed but never published."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(
+                """
+                SELECT dedupe_key, ticket_id, value FROM sla_escalations
+                WHERE published_at IS NULL AND emitted_at < now() - interval '5 seconds'
+                ORDER BY emitted_at LIMIT 500 FOR UPDATE SKIP LOCKED
+                """
+            )
+            if not rows:
+                return 0
+            await self.producer.send_many(
+                [(ESCALATIONS_TOPIC, str(r["ticket_id"]).encode(), bytes(r["value"])) for r in rows]
+            )
+            await conn.execute(
+                "UPDATE sla_escalations SET published_at = now() WHERE dedupe_key = ANY($1::text[])",
+                [r["dedupe_key"] for r in rows],
+            )
+        return len(rows)
+
+    async def maintain(self) -> None:
+        """Every few seconds: adopt other replicas' timers, publish orphaned ledger rows."""
+        while True:
+            await asyncio.sleep(REFRESH_EVERY_S)
+            try:
+                await self.refresh()
+                await self.relay_once()
+            except Exception:
+                log.exception("sla maintenance round failed")

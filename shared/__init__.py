@@ -1,0 +1,1 @@
+"""Switchboard's shared library: what the intake, router and SLA services have in common."""

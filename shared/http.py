@@ -1,0 +1,104 @@
+"""What every service's aiohttp app has: problem+json errors, request metrics, health, metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+
+from shared.problem import Handler, problem_middleware
+
+REQUEST_SECONDS = Histogram(
+    "switchboard_http_request_duration_seconds",
+    "HTTP request latency by route template, method and status code.",
+    ["route", "method", "code"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
+READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check")
+
+
+def _route_of(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    code = 500
+    try:
+        response = await handler(request)
+        code = response.status
+        return response
+    except web.HTTPException as exc:
+        code = exc.status
+        raise
+    finally:
+        REQUEST_SECONDS.labels(_route_of(request), request.method, str(code)).observe(
+            time.perf_counter() - started
+        )
+
+
+async def healthz(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    checks = await request.app[READY_CHECK]()
+    ok = all(checks.values())
+    return web.json_response(
+        {"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503
+    )
+
+
+async def metrics(_: web.Request) -> web.Response:
+    response = web.Response(body=generate_latest())
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    response.charset = "utf-8"
+    return response
+
+
+def base_app(ready_check: ReadyCheck, *, client_max_size: int = 1 << 20) -> web.Application:
+    app = web.Application(
+        middlewares=[metrics_middleware, problem_middleware], client_max_size=client_max_size
+    )
+    app[READY_CHECK] = ready_check
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
+    """Serve until SIGTERM/SIGINT; aiohttp then runs every cleanup_ctx (consumers commit, close).
+
+    With ``reuse_port`` several processes share one port and the kernel spreads connections.
+    """
+    import uvloop
+
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        access_log=None,
+        shutdown_timeout=15,
+        print=None,
+        reuse_port=reuse_port or None,
+        loop=uvloop.new_event_loop(),
+    )
+
+
+async def stop_task(task: asyncio.Task[None], grace_s: float = 10.0) -> None:
+    """Let a background task finish what it is doing, then cancel it and wait for it."""
+    if grace_s > 0:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(task), grace_s)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

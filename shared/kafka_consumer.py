@@ -1,0 +1,140 @@
+"""The one consume loop every service uses, with its delivery rule stated in one place.
+
+Delivery rule: fetch a batch, let the handler process it (PostgreSQL commit, then publish), and
+only then commit offset+1 per partition. A crash anywhere before the offset commit means the
+batch is delivered again, so handlers are idempotent per message. Revoked partitions wait for
+the batch in hand to finish and commit, so a rebalance never hands half a batch to a peer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import CommitFailedError
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
+from prometheus_client import Gauge
+
+log = logging.getLogger(__name__)
+
+Record: TypeAlias = ConsumerRecord  # ConsumerRecord[bytes, bytes]
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+
+CONSUMER_LAG = Gauge(
+    "switchboard_consumer_lag_messages",
+    "Records not yet consumed by the group, per topic (summed over partitions).",
+    ["group", "topic"],
+)
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self._lock = lock
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        # Taking the lock waits for the batch in hand to be processed and committed.
+        async with self._lock:
+            log.info("partitions revoked", extra={"partitions": len(revoked)})
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        log.info("partitions assigned", extra={"partitions": len(assigned)})
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        max_records: int = 500,
+        poll_timeout_ms: int = 200,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = tuple(topics)
+        self._handler = handler
+        self._max_records = max_records
+        self._poll_timeout_ms = poll_timeout_ms
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._bootstrap = bootstrap_servers
+        self._positions: dict[TopicPartition, int] = {}
+        self.consumer = self._new_consumer()
+        self.running = False
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; survives broker outages by retrying with a pause."""
+        while not self._stopping.is_set():
+            try:
+                await self.consumer.start()
+                self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self._lock))
+                self.running = True
+                await self._loop()
+            except Exception:
+                log.exception("consume loop failed; restarting", extra={"group": self.group_id})
+                await asyncio.sleep(1.0)
+            finally:
+                self.running = False
+                with contextlib.suppress(Exception):
+                    await self.consumer.stop()
+                if not self._stopping.is_set():
+                    self.consumer = self._new_consumer()
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group_id,
+            client_id=f"switchboard-{self.group_id}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+            session_timeout_ms=10_000,
+            heartbeat_interval_ms=3_000,
+        )
+
+    async def _loop(self) -> None:
+        while not self._stopping.is_set():
+            batches = await self.consumer.getmany(
+                timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+            )
+            if not batches:
+                self._update_lag()
+                continue
+            async with self._lock:
+                records = [r for part in batches.values() for r in part]
+                await self._handler(records)
+                offsets = {
+                    tp: OffsetAndMetadata(part[-1].offset + 1, "") for tp, part in batches.items()
+                }
+                self._positions.update({tp: meta.offset for tp, meta in offsets.items()})
+                try:
+                    await self.consumer.commit(offsets)
+                except CommitFailedError:
+                    # The group moved on; the next owner re-delivers and our handler is idempotent.
+                    log.warning(
+                        "offset commit failed after rebalance", extra={"group": self.group_id}
+                    )
+            self._update_lag()
+
+    def _update_lag(self) -> None:
+        per_topic: dict[str, int] = {}
+        for tp in self.consumer.assignment():
+            high = self.consumer.highwater(tp)
+            position = self._positions.get(tp)
+            if high is None or position is None:
+                continue
+            per_topic[tp.topic] = per_topic.get(tp.topic, 0) + max(high - position, 0)
+        for topic in self.topics:
+            CONSUMER_LAG.labels(self.group_id, topic).set(per_topic.get(topic, 0))
+
+    async def stop(self) -> None:
+        """Stop after the batch in hand is processed and committed."""
+        self._stopping.set()
+        async with self._lock:
+            pass

@@ -1,0 +1,133 @@
+"""An idempotent producer that answers within a bounded time and heals itself after an outage.
+
+Delivery rule: a caller learns "acknowledged" only once the broker acknowledged with acks=all.
+On a timeout we never resend from our own code (the client may still deliver the record; the
+consumers are idempotent per message id). An idempotent aiokafka producer can wedge after the
+broker was away (aiokafka issue 1017), so after repeated failures the producer is rebuilt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
+
+
+class ResilientProducer:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        send_timeout_s: float = 5.0,
+        linger_ms: int = 2,
+        rebuild_after_failures: int = 3,
+        client_id: str = "switchboard",
+    ) -> None:
+        self._bootstrap = bootstrap_servers
+        self._timeout = send_timeout_s
+        self._linger_ms = linger_ms
+        self._rebuild_after = rebuild_after_failures
+        self._client_id = client_id
+        self._producer: AIOKafkaProducer | None = None
+        self._failures = 0
+        self._rebuild_lock = asyncio.Lock()
+        self.in_flight = 0
+        self.last_ack = 0.0
+
+    def _new(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            client_id=self._client_id,
+            enable_idempotence=True,  # implies acks=all
+            acks="all",
+            linger_ms=self._linger_ms,
+            request_timeout_ms=max(int(self._timeout * 1000), 1000),
+            retry_backoff_ms=100,
+        )
+
+    async def start(self) -> None:
+        """Start, tolerating a broker that is not there yet: readiness reports it, sends 503."""
+        self._producer = self._new()
+        try:
+            await asyncio.wait_for(self._producer.start(), self._timeout * 2)
+        except (TimeoutError, KafkaError, OSError):
+            log.warning("kafka not reachable at start; will retry on first send")
+            await self._discard()
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._producer.stop(), self._timeout * 2)
+            self._producer = None
+
+    async def _discard(self) -> None:
+        old, self._producer = self._producer, None
+        if old is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(old.stop(), 1.0)
+
+    async def _ensure(self) -> AIOKafkaProducer:
+        if self._producer is not None:
+            return self._producer
+        async with self._rebuild_lock:
+            if self._producer is None:
+                producer = self._new()
+                try:
+                    await asyncio.wait_for(producer.start(), self._timeout)
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(producer.stop(), 1.0)
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def send_many(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        """Send (topic, key, value) records and wait until every one is acknowledged."""
+        self.in_flight += len(records)
+        started = time.monotonic()
+        try:
+            async with asyncio.timeout(self._timeout):
+                producer = await self._ensure()
+                futures = [
+                    await producer.send(topic, value=value, key=key)
+                    for topic, key, value in records
+                ]
+                await asyncio.gather(*futures)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await self._failed()
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        finally:
+            self.in_flight -= len(records)
+        self._failures = 0
+        self.last_ack = time.monotonic()
+        log.debug("acked", extra={"records": len(records), "ms": (self.last_ack - started) * 1e3})
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        await self.send_many([(topic, key, value)])
+
+    async def _failed(self) -> None:
+        self._failures += 1
+        if self._failures >= self._rebuild_after and self._producer is not None:
+            log.warning("rebuilding kafka producer after repeated failures")
+            self._failures = 0
+            await self._discard()
+
+    async def ready(self) -> bool:
+        """Whether the broker answers a metadata request now."""
+        try:
+            async with asyncio.timeout(min(self._timeout, 2.0)):
+                producer = await self._ensure()
+                await producer.client.fetch_all_metadata()
+                return bool(producer.client.cluster.brokers())
+        except (TimeoutError, KafkaError, OSError):
+            return False

@@ -1,0 +1,123 @@
+"""Messages that cross a service boundary: typed, versioned, validated where they enter.
+
+Every event value on Kafka is a JSON object whose ``schema`` field names its version, so a
+consumer can reject (dead-letter) what it does not understand instead of guessing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+import msgspec
+
+Channel = Literal["phone", "email", "chat", "social"]
+CHANNELS: tuple[Channel, ...] = ("phone", "email", "chat", "social")
+Priority = Literal["P1", "P2", "P3", "P4"]
+PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
+SkillGroup = Literal[
+    "security", "account", "payments", "funding", "refunds", "cards", "tech_support", "general"
+]
+SKILL_GROUPS: tuple[SkillGroup, ...] = (
+    "security",
+    "account",
+    "payments",
+    "funding",
+    "refunds",
+    "cards",
+    "tech_support",
+    "general",
+)
+Visibility = Literal["public", "private"]
+LifecycleType = Literal["first_response", "waiting_on_customer", "resolved", "reopened"]
+AttributeValue = str | int | float | bool | None
+
+_MESSAGE_NAMESPACE = uuid.UUID("5f0c6a36-1d8e-4b7e-9a51-2d3c8f0b7a10")
+
+
+def message_id_for(channel: str, external_id: str) -> str:
+    """Same channel and external id, same id: this is what makes a retried post a no-op downstream."""
+    return str(uuid.uuid5(_MESSAGE_NAMESPACE, f"{channel}\x1f{external_id}"))
+
+
+class Customer(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
+    id: str | None = None
+    phone: str | None = None
+    email: str | None = None
+
+
+class InboundMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The normalized envelope on ``inbound.messages.v1`` (key: ``conversation_key``)."""
+
+    schema: Literal["inbound.message.v1"] = "inbound.message.v1"
+    message_id: str
+    channel: Channel
+    external_id: str
+    conversation_key: str
+    received_at: datetime
+    body: str
+    customer: Customer = msgspec.field(default_factory=Customer)
+    subject: str | None = None
+    # Quoted history and signature, set apart so that classification sees the new text first;
+    # the stored message keeps body + quoted.
+    quoted: str | None = None
+    language: str | None = None
+    sent_at: datetime | None = None
+    attributes: dict[str, AttributeValue] = msgspec.field(default_factory=dict)
+    # phone
+    ivr_selection: list[str] = msgspec.field(default_factory=list)
+    # social
+    platform: str | None = None
+    visibility: Visibility | None = None
+    author_handle: str | None = None
+    # email threading: normalized Message-IDs of In-Reply-To then References (oldest first)
+    references: list[str] = msgspec.field(default_factory=list)
+
+
+class TicketRouted(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """On ``tickets.routed.v1`` (key: ``ticket_id``): one per routed message."""
+
+    schema: Literal["tickets.routed.v1"] = "tickets.routed.v1"
+    ticket_id: str
+    message_id: str
+    channel: Channel
+    priority: Priority
+    skill_group: SkillGroup
+    intent: str
+    language: str
+    ticket_created_at: datetime
+    routed_at: datetime
+    # "created" for a new ticket, "appended" for a customer message on an open ticket,
+    # "reopened" for a customer message on a resolved one.
+    change: Literal["created", "appended", "reopened"]
+    visibility: Visibility | None = None
+    redacted: bool = False
+
+
+class TicketLifecycle(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """On ``tickets.lifecycle.v1`` (key: ``ticket_id``): what agents did."""
+
+    schema: Literal["tickets.lifecycle.v1"] = "tickets.lifecycle.v1"
+    event_id: str
+    ticket_id: str
+    type: LifecycleType
+    agent_id: str
+    at: datetime
+
+
+class Escalation(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """On ``sla.escalations.v1`` (key: ``ticket_id``): once per ticket, target and level."""
+
+    schema: Literal["sla.escalations.v1"] = "sla.escalations.v1"
+    escalation_id: str
+    ticket_id: str
+    level: int
+    kind: Literal["at_risk", "breached"]
+    target: Literal["first_response", "next_response", "resolution"]
+    escalate_to: str
+    due_at: datetime
+    emitted_at: datetime
+    priority: Priority
+    skill_group: SkillGroup
+    channel: Channel

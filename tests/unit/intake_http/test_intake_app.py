@@ -1,0 +1,167 @@
+"""The intake's HTTP behaviour with a fake producer: status codes, problem+json, idempotency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.intake.app import create_app
+from shared.kafka_producer import BrokerUnavailable
+from shared.models import InboundMessage
+from shared.settings import Settings
+
+TOKENS = {"all": frozenset({"phone", "email", "chat", "social"}), "chatonly": frozenset({"chat"})}
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.records: list[tuple[str, bytes, bytes]] = []
+        self.down = False
+        self.in_flight = 0
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def ready(self) -> bool:
+        return not self.down
+
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        await self.send_many([(topic, key, value)])
+
+    async def send_many(self, records: list[tuple[str, bytes, bytes]]) -> None:
+        if self.down:
+            raise BrokerUnavailable("TimeoutError")
+        self.records.extend(records)
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
+    producer = FakeProducer()
+    settings = Settings(service="intake", intake_tokens=TOKENS, max_json_bytes=4096)
+    app = create_app(settings, producer)  # type: ignore[arg-type]
+    return await aiohttp_client(app), producer
+
+
+def _h(token: str = "all") -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+CHAT = {"session_id": "s-1", "message_id": "m-1", "text": "我的钱包被偷了"}
+
+
+async def test_accepts_and_publishes_the_envelope(client: Any) -> None:
+    http, producer = client
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    assert resp.status == 202
+    message_id = (await resp.json())["message_id"]
+    [(topic, key, value)] = producer.records
+    envelope = msgspec.json.decode(value, type=InboundMessage)
+    assert topic == "inbound.messages.v1"
+    assert key == envelope.conversation_key.encode()
+    assert envelope.message_id == message_id and envelope.channel == "chat"
+
+
+async def test_retry_gets_same_id_and_is_not_produced_twice(client: Any) -> None:
+    http, producer = client
+    ids = []
+    for _ in range(3):
+        resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+        assert resp.status == 202
+        ids.append((await resp.json())["message_id"])
+    assert len(set(ids)) == 1
+    assert len(producer.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        ("/v1/inbound/chat", {}, 401),
+        ("/v1/inbound/chat", {"Authorization": "Bearer nope"}, 401),
+        ("/v1/inbound/phone", {"Authorization": "Bearer chatonly"}, 403),
+        ("/v1/inbound/fax", {"Authorization": "Bearer all"}, 404),
+    ],
+)
+async def test_auth_and_unknown_channel(client: Any, path: str, headers: dict[str, str], status: int) -> None:
+    http, producer = client
+    resp = await http.post(path, json=CHAT, headers=headers)
+    assert resp.status == status
+    assert resp.content_type == "application/problem+json"
+    body = await resp.json()
+    assert body["status"] == status
+    assert "nope" not in await resp.text()
+    assert producer.records == []
+
+
+async def test_wrong_content_type_is_415(client: Any) -> None:
+    http, _ = client
+    resp = await http.post("/v1/inbound/chat", data=b"hello", headers={**_h(), "Content-Type": "text/plain"})
+    assert resp.status == 415
+    assert resp.content_type == "application/problem+json"
+
+
+async def test_oversized_body_is_413(client: Any) -> None:
+    http, _ = client
+    body = {"session_id": "s", "text": "x" * 5000}
+    resp = await http.post("/v1/inbound/chat", json=body, headers=_h())
+    assert resp.status == 413
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b"{not json", None),
+        (b'{"session_id": 5, "text": "hi"}', "session_id"),
+        (b'{"session_id": "s"}', "text"),
+        (b"\xff\xfe", None),
+        (b"[]", None),
+    ],
+)
+async def test_bad_json_is_a_4xx_naming_the_field(client: Any, body: bytes, field: str | None) -> None:
+    http, producer = client
+    resp = await http.post(
+        "/v1/inbound/chat", data=body, headers={**_h(), "Content-Type": "application/json"}
+    )
+    assert resp.status in (400, 422)
+    problem = await resp.json()
+    assert resp.content_type == "application/problem+json"
+    if field is not None:
+        assert field in problem["field"]
+    assert producer.records == []
+
+
+async def test_broker_down_is_503_with_retry_after(client: Any) -> None:
+    http, producer = client
+    producer.down = True
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    assert resp.status == 503
+    assert resp.headers["Retry-After"].isdigit()
+    ready = await http.get("/readyz")
+    assert ready.status == 503
+    producer.down = False
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    assert resp.status == 202
+    assert len(producer.records) == 1
+
+
+async def test_batch_reports_per_item(client: Any) -> None:
+    http, producer = client
+    items = [CHAT, {"session_id": "s-2", "text": "refund please"}, {"session_id": 7}]
+    resp = await http.post("/v1/inbound/chat/batch", json={"messages": items}, headers=_h())
+    assert resp.status == 200
+    data = await resp.json()
+    assert [r["status"] for r in data["results"]] == [202, 202, 422]
+    assert data["accepted"] == 2 and data["rejected"] == 1
+    assert len(producer.records) == 2
+
+
+async def test_health_metrics_and_openapi(client: Any) -> None:
+    http, _ = client
+    assert (await http.get("/healthz")).status == 200
+    metrics = await (await http.get("/metrics")).text()
+    assert "switchboard_intake_messages_total" in metrics
+    doc = await (await http.get("/v1/openapi.json")).json()
+    assert "/v1/inbound/chat" in doc["paths"]
