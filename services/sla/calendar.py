@@ -303,13 +303,17 @@ class Calendar:
         return any(a <= at < b for a, b in self.intervals(self._local_day(at)))
 
     def add(self, start: datetime, duration: timedelta) -> datetime:
-        """When ``duration`` of business time has passed after ``start`` (in start's zone)."""
+        """When ``duration`` of business time has passed after ``start``, in UTC.
+
+        UTC because an aware result in a DST zone can be ambiguous, and such datetimes never
+        compare equal to other zones (PEP 495).
+        """
         require_aware(start, "start")
         if duration < _ZERO:
             raise ValueError(f"duration must not be negative, got {duration}")
         begin = start.astimezone(UTC)
         if self.always_open or duration == _ZERO:
-            return (begin + duration).astimezone(start.tzinfo)
+            return begin + duration
         remaining, day, closed_days = duration, self._local_day(begin), 0
         while True:
             intervals = self.intervals(day)
@@ -322,7 +326,7 @@ class Calendar:
                 open_at = max(open_at, begin)
                 available = close_at - open_at
                 if remaining <= available:
-                    return (open_at + remaining).astimezone(start.tzinfo)
+                    return open_at + remaining
                 remaining -= available
             day += _ONE_DAY
 

@@ -8,7 +8,6 @@ import pytest
 
 from services.intake.channels import InvalidInput
 from shared.models import message_id_for
-
 from tests.unit.intake.intake_samples import NOW, chat, post
 
 
@@ -34,7 +33,10 @@ def test_chat_with_client_id() -> None:
 
 def test_chat_without_client_id_is_keyed_by_session_time_and_text() -> None:
     message = post("chat", _without("message_id"))
-    session, when, digest = message.external_id.split(":", 1)[0], *message.external_id.rsplit(":", 1)
+    session, when, digest = (
+        message.external_id.split(":", 1)[0],
+        *message.external_id.rsplit(":", 1),
+    )
     assert session == "sess-7f3a9c"
     assert when == "sess-7f3a9c:2026-11-02T02:12:00+00:00"
     assert len(digest) == 64
@@ -54,7 +56,9 @@ def test_same_instant_in_another_offset_is_the_same_message() -> None:
 def test_different_text_or_time_or_session_is_a_different_message() -> None:
     base = post("chat", _without("message_id")).message_id
     assert post("chat", _without("message_id", text="还有一个问题")).message_id != base
-    assert post("chat", _without("message_id", sent_at="2026-11-02T10:12:01+08:00")).message_id != base
+    assert (
+        post("chat", _without("message_id", sent_at="2026-11-02T10:12:01+08:00")).message_id != base
+    )
     assert post("chat", _without("message_id", session_id="sess-other")).message_id != base
 
 

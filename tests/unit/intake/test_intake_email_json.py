@@ -9,7 +9,6 @@ import pytest
 from services.intake.channels import InvalidInput
 from services.intake.channels.msgid import normalize_message_id, parse_id_list
 from shared.models import message_id_for
-
 from tests.unit.intake.intake_samples import NOW, json_email, post
 
 
@@ -61,7 +60,10 @@ def test_html_only_email_becomes_text_with_the_gmail_quote_apart() -> None:
     )
     message = post("email", json_email(text="", html=html))
     assert message.body == "The app crashes when I open it."
-    assert message.quoted == "On Mon, Nov 2, 2026 at 9:00 AM Support <s@wallet.example> wrote:\n> Please update the app."
+    assert (
+        message.quoted
+        == "On Mon, Nov 2, 2026 at 9:00 AM Support <s@wallet.example> wrote:\n> Please update the app."
+    )
 
 
 def test_outlook_html_reply() -> None:
@@ -81,10 +83,14 @@ def test_text_wins_over_html() -> None:
 
 
 def test_quoted_history_is_kept_apart() -> None:
-    text = "Still nothing.\n\n-----Original Message-----\nFrom: support\nSent: Mon\nWe are checking."
+    text = (
+        "Still nothing.\n\n-----Original Message-----\nFrom: support\nSent: Mon\nWe are checking."
+    )
     message = post("email", json_email(text=text))
     assert message.body == "Still nothing."
-    assert message.quoted == "-----Original Message-----\nFrom: support\nSent: Mon\nWe are checking."
+    assert (
+        message.quoted == "-----Original Message-----\nFrom: support\nSent: Mon\nWe are checking."
+    )
 
 
 def test_attachment_metadata_and_recipients() -> None:
@@ -111,7 +117,9 @@ def test_gateway_time_is_used_only_when_earlier() -> None:
 def test_customer_object_and_attributes_are_kept() -> None:
     message = post(
         "email",
-        json_email(customer={"id": "u-7", "phone": "13800138000"}, attributes={"tier": "vip", "n": 3}),
+        json_email(
+            customer={"id": "u-7", "phone": "13800138000"}, attributes={"tier": "vip", "n": 3}
+        ),
     )
     assert message.customer.id == "u-7"
     assert message.customer.phone == "+8613800138000"

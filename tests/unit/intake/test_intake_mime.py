@@ -9,7 +9,6 @@ import pytest
 from services.intake.channels import InvalidInput
 from services.intake.channels.mime import decode_bytes, decode_header
 from shared.models import message_id_for
-
 from tests.unit.intake.intake_samples import (
     b64_body,
     encoded_word,
@@ -48,7 +47,10 @@ def test_outlook_multipart_alternative_gbk_quoted_printable() -> None:
         ],
         "----=_NextPart_000_0012_01DB2C.5A6B7C80",
     )
-    headers = std_headers(Subject=encoded_word("紧急：钱包被盗", "gbk", "Q"), Message_ID="<000001db2c$5a6b7c80$@Outlook.cn>")
+    headers = std_headers(
+        Subject=encoded_word("紧急：钱包被盗", "gbk", "Q"),
+        Message_ID="<000001db2c$5a6b7c80$@Outlook.cn>",
+    )
     message = post_mime(mail(headers, content_type, body))
     assert message.body == "我的钱包被盗了，请立即冻结账户。"
     assert message.quoted is not None and message.quoted.startswith("发件人: 钱包客服")
@@ -89,7 +91,9 @@ def test_gmail_utf8_quoted_printable_reply_with_threading() -> None:
         In_Reply_To="<case-1001.2@wallet.example>",
         References="<case-1001@Wallet.Example>\r\n <case-1001.2@wallet.example>",
     )
-    message = post_mime(mail(headers, 'text/plain; charset="UTF-8"', qp_body(text, "utf-8"), "quoted-printable"))
+    message = post_mime(
+        mail(headers, 'text/plain; charset="UTF-8"', qp_body(text, "utf-8"), "quoted-printable")
+    )
     assert message.body == "Still no refund after 10 days."
     assert message.quoted == (
         "On Mon, Nov 2, 2026 at 9:00 AM Wallet Support <support@wallet.example> wrote:\n"
@@ -109,12 +113,14 @@ def test_foxmail_reply_in_gb2312() -> None:
 
 
 def test_qq_mail_multipart_with_original_mail_block_and_attachment() -> None:
-    plain = "我的提现失败了。\r\n\r\n------------------ 原始邮件 ------------------\r\n发件人: \"钱包客服\"\r\n发送时间: 2026年11月2日\r\n请提供截图"
+    plain = '我的提现失败了。\r\n\r\n------------------ 原始邮件 ------------------\r\n发件人: "钱包客服"\r\n发送时间: 2026年11月2日\r\n请提供截图'
     alternative_type, alternative = multipart(
         "alternative",
         [
             leaf("text/plain; charset=gb18030", "base64", b64_body(plain, "gb18030")),
-            leaf("text/html; charset=gb18030", "base64", b64_body(f"<div>{plain}</div>", "gb18030")),
+            leaf(
+                "text/html; charset=gb18030", "base64", b64_body(f"<div>{plain}</div>", "gb18030")
+            ),
         ],
         "----=_Part_alt",
     )
@@ -153,7 +159,10 @@ def test_forwarded_message_attachment_is_counted_not_read() -> None:
 
 def test_raw_8bit_headers_in_utf8_and_gbk() -> None:
     utf8 = std_headers(Subject="账户被锁".encode(), From="张三 <zs@example.com>".encode())
-    assert post_mime(mail(utf8, "text/plain; charset=utf-8", "解锁".encode(), "8bit")).subject == "账户被锁"
+    assert (
+        post_mime(mail(utf8, "text/plain; charset=utf-8", "解锁".encode(), "8bit")).subject
+        == "账户被锁"
+    )
     gbk = std_headers(Subject="账户被锁".encode("gbk"))
     message = post_mime(mail(gbk, "text/plain; charset=gbk", "解锁".encode("gbk"), "8bit"))
     assert message.subject == "账户被锁"
@@ -172,7 +181,9 @@ def test_encoded_words_split_mid_character_are_joined() -> None:
 
 
 def test_mislabelled_bodies_are_decoded() -> None:
-    utf8_as_latin1 = mail(std_headers(), "text/plain; charset=iso-8859-1", "密码忘了".encode(), "8bit")
+    utf8_as_latin1 = mail(
+        std_headers(), "text/plain; charset=iso-8859-1", "密码忘了".encode(), "8bit"
+    )
     assert post_mime(utf8_as_latin1).body == "密码忘了"
     gbk_as_utf8 = mail(std_headers(), "text/plain; charset=utf-8", "密码忘了".encode("gbk"), "8bit")
     assert post_mime(gbk_as_utf8).body == "密码忘了"
@@ -183,14 +194,20 @@ def test_mislabelled_bodies_are_decoded() -> None:
 
 
 def test_mail_without_message_id_gets_a_stable_derived_one() -> None:
-    raw = mail(std_headers(Message_ID=""), "text/plain; charset=utf-8", "余额没更新".encode(), "8bit")
+    raw = mail(
+        std_headers(Message_ID=""), "text/plain; charset=utf-8", "余额没更新".encode(), "8bit"
+    )
     first = post_mime(raw)
     assert first.external_id.endswith("@derived.switchboard.invalid")
     assert first.attributes["email_message_id_derived"] is True
-    assert post_mime(raw, received_at=datetime(2027, 1, 1, tzinfo=UTC)).message_id == first.message_id
+    assert (
+        post_mime(raw, received_at=datetime(2027, 1, 1, tzinfo=UTC)).message_id == first.message_id
+    )
     relayed = b"Received: from relay.example by mx.wallet.example\r\n" + raw
     assert post_mime(relayed).message_id == first.message_id
-    other = mail(std_headers(Message_ID=""), "text/plain; charset=utf-8", "余额不对".encode(), "8bit")
+    other = mail(
+        std_headers(Message_ID=""), "text/plain; charset=utf-8", "余额不对".encode(), "8bit"
+    )
     assert post_mime(other).message_id != first.message_id
 
 
@@ -216,7 +233,9 @@ def test_unusable_mail_is_refused_naming_what_is_missing(raw: bytes, field: str)
 
 
 def test_mbox_from_line_and_lf_line_endings() -> None:
-    raw = mail(std_headers(), "text/plain; charset=utf-8", "你好".encode(), "8bit").replace(b"\r\n", b"\n")
+    raw = mail(std_headers(), "text/plain; charset=utf-8", "你好".encode(), "8bit").replace(
+        b"\r\n", b"\n"
+    )
     message = post_mime(b"From wangzhe@qq.com Mon Nov  2 10:00:00 2026\n" + raw)
     assert message.body == "你好"
     assert message.subject == "充值没到账"

@@ -8,7 +8,6 @@ import pytest
 
 from services.intake.channels import InvalidInput
 from shared.models import message_id_for
-
 from tests.unit.intake.intake_samples import NOW, call, post
 
 
@@ -76,7 +75,10 @@ def test_same_call_is_the_same_message_and_another_call_is_not() -> None:
 
 
 def test_updated_transcript_of_the_same_call_keeps_its_id() -> None:
-    assert post("phone", call(transcript="a")).message_id == post("phone", call(transcript="b")).message_id
+    assert (
+        post("phone", call(transcript="a")).message_id
+        == post("phone", call(transcript="b")).message_id
+    )
 
 
 @pytest.mark.parametrize(

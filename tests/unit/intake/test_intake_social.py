@@ -8,7 +8,6 @@ import pytest
 
 from services.intake.channels import InvalidInput
 from shared.models import message_id_for
-
 from tests.unit.intake.intake_samples import post, social
 
 

@@ -128,20 +128,36 @@ BIG5_OUTLOOK = """我的錢包被偷了
         (ORIGINAL_MESSAGE, "Card still not working.", "-----Original Message-----"),
         (BIG5_OUTLOOK, "我的錢包被偷了", "寄件者: 錢包客服"),
     ],
-    ids=["outlook-en", "outlook-zh", "gmail-en", "gmail-wrapped", "gmail-zh", "ios-zh", "qq", "foxmail",
-         "original-message", "outlook-big5"],
+    ids=[
+        "outlook-en",
+        "outlook-zh",
+        "gmail-en",
+        "gmail-wrapped",
+        "gmail-zh",
+        "ios-zh",
+        "qq",
+        "foxmail",
+        "original-message",
+        "outlook-big5",
+    ],
 )
 def test_quoted_history_is_set_apart(text: str, new: str, quoted_start: str) -> None:
     body, quoted = split_reply(text)
     assert body == new
     assert quoted.startswith(quoted_start)
-    assert text.replace("\n", "").replace(" ", "").endswith(quoted.replace("\n", "").replace(" ", ""))
+    assert (
+        text.replace("\n", "").replace(" ", "").endswith(quoted.replace("\n", "").replace(" ", ""))
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "new", "quoted"),
     [
-        ("My card was stolen.\n\n-- \nTom Lee\nACME Corp", "My card was stolen.", "-- \nTom Lee\nACME Corp"),
+        (
+            "My card was stolen.\n\n-- \nTom Lee\nACME Corp",
+            "My card was stolen.",
+            "-- \nTom Lee\nACME Corp",
+        ),
         ("Help, locked out\n\nSent from my iPhone", "Help, locked out", "Sent from my iPhone"),
         ("密码忘了\n\n发自我的iPhone", "密码忘了", "发自我的iPhone"),
         ("退款呢？\n\n发自我的华为手机", "退款呢？", "发自我的华为手机"),

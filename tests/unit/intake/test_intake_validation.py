@@ -15,7 +15,6 @@ from services.intake.channels import (
     normalize_batch,
 )
 from shared.models import InboundMessage
-
 from tests.unit.intake.intake_samples import JSON, NOW, RFC822, call, chat, json_email, social
 
 VALID: dict[str, dict[str, Any]] = {
@@ -56,7 +55,9 @@ def _error(channel: str, body: bytes, content_type: str = JSON) -> InvalidInput:
         (b"42", "$", 422),
     ],
 )
-def test_unreadable_or_non_object_bodies(channel: str, body: bytes, field: str, status: int) -> None:
+def test_unreadable_or_non_object_bodies(
+    channel: str, body: bytes, field: str, status: int
+) -> None:
     error = _error(channel, body)
     assert (error.field, error.status) == (field, status)
 
@@ -70,7 +71,9 @@ def test_missing_required_field_is_named(channel: str, name: str) -> None:
     assert _error(channel, msgspec.json.encode(payload)).field == f"$.{name}"
 
 
-@pytest.mark.parametrize(("channel", "name"), [(c, n) for c, names in REQUIRED.items() for n in names])
+@pytest.mark.parametrize(
+    ("channel", "name"), [(c, n) for c, names in REQUIRED.items() for n in names]
+)
 def test_wrong_type_of_required_field_is_named(channel: str, name: str) -> None:
     payload = {**VALID[channel], name: 12345}
     assert _error(channel, msgspec.json.encode(payload)).field == f"$.{name}"
@@ -104,8 +107,13 @@ def test_values_never_appear_in_errors(channel: str) -> None:
         {**VALID[channel], "customer": {"email": SECRET}},
         {**VALID[channel], "attributes": {"x": [SECRET]}},
         {"visibility": SECRET, **{k: v for k, v in VALID[channel].items() if k != "visibility"}},
-        {**VALID[channel], "started_at": SECRET, "sent_at": SECRET, "created_at": SECRET,
-         "received_at": SECRET},
+        {
+            **VALID[channel],
+            "started_at": SECRET,
+            "sent_at": SECRET,
+            "created_at": SECRET,
+            "received_at": SECRET,
+        },
         {**VALID[channel], "ivr_selection": [SECRET], "platform": SECRET, "locale": SECRET},
     ]
     for payload in cases:
@@ -149,8 +157,12 @@ def test_unsupported_media_types(channel: str, content_type: str) -> None:
 
 @pytest.mark.parametrize(
     "content_type",
-    ["application/json", "Application/JSON; charset=UTF-8", 'application/json; charset="utf-8"',
-     "application/vnd.switchboard.v1+json"],
+    [
+        "application/json",
+        "Application/JSON; charset=UTF-8",
+        'application/json; charset="utf-8"',
+        "application/vnd.switchboard.v1+json",
+    ],
 )
 def test_json_media_type_spellings(content_type: str) -> None:
     assert normalize("chat", msgspec.json.encode(chat()), content_type, NOW).channel == "chat"
@@ -178,7 +190,11 @@ def test_batch_gives_one_result_per_item_in_order() -> None:
     items = [chat(message_id="m1"), {"session_id": "s"}, chat(message_id="m2"), [], chat(text=" ")]
     results = normalize_batch("chat", msgspec.json.encode({"messages": items}), NOW)
     assert [type(r).__name__ for r in results] == [
-        "InboundMessage", "InvalidInput", "InboundMessage", "InvalidInput", "InvalidInput",
+        "InboundMessage",
+        "InvalidInput",
+        "InboundMessage",
+        "InvalidInput",
+        "InvalidInput",
     ]
     fields = [r.field for r in results if isinstance(r, InvalidInput)]
     assert fields == ["$.messages[1].text", "$.messages[3]", "$.messages[4].text"]

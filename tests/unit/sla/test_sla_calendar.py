@@ -77,11 +77,11 @@ def test_saturday_hours() -> None:
     assert cal.elapsed(sh(2026, 3, 6, 0), sh(2026, 3, 9, 0)) == 14 * H
 
 
-def test_result_keeps_the_start_zone(cn_business: Calendar) -> None:
-    start = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
-    result = cn_business.add(start, 90 * timedelta(minutes=1))
+def test_results_are_utc(cn_business: Calendar) -> None:
+    result = cn_business.add(sh(2026, 3, 2, 11), 90 * timedelta(minutes=1))
     assert result.tzinfo is UTC
-    assert result == sh(2026, 3, 2, 13, 30)
+    assert result == datetime(2026, 3, 2, 5, 30, tzinfo=UTC)  # 13:30 in Shanghai
+    assert cn_business.add(sh(2026, 3, 7), timedelta(0)).tzinfo is UTC
 
 
 # --- Chinese holidays and make-up working days (2026) ------------------------------------------
@@ -193,10 +193,13 @@ def test_a_full_day_lasts_23_or_25_real_hours_across_dst() -> None:
     spring = datetime(2026, 3, 29, tzinfo=LONDON)
     assert london.elapsed(spring, datetime(2026, 3, 30, tzinfo=LONDON)) == 23 * H
     assert london.add(spring, 23 * H) == datetime(2026, 3, 30, tzinfo=LONDON)
+    assert london.add(spring, 2 * H) == datetime(2026, 3, 29, 3, tzinfo=LONDON)
     ny = Calendar("ny", timezone="America/New_York", week=parse_week({"mon-sun": ["00:00-24:00"]}))
     autumn = datetime(2026, 11, 1, tzinfo=NEW_YORK)
     assert ny.elapsed(autumn, datetime(2026, 11, 2, tzinfo=NEW_YORK)) == 25 * H
     assert ny.add(autumn, 24 * H) == datetime(2026, 11, 1, 23, tzinfo=NEW_YORK)
+    # 01:30 happens twice; the result is UTC, so it is never ambiguous.
+    assert ny.add(autumn, 2.5 * H) == datetime(2026, 11, 1, 6, 30, tzinfo=UTC)
 
 
 def test_night_shift_counts_real_time_over_the_dst_change() -> None:
