@@ -31,6 +31,10 @@ $(VENV_STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	@touch $@
 
+.PHONY: promtool
+promtool: ## Debian's prometheus: promtool for the rules tests, prometheus for the e2e test
+	@command -v promtool >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
 .PHONY: kafka-jars
 kafka-jars: ## Kafka release jars from Maven Central into .cache/kafka/libs (once)
 	@$(NATIVE)/kafka.sh jars
@@ -84,7 +88,7 @@ fmt: venv ## apply ruff's fixes and formatting
 	$(VENV)/bin/ruff format .
 
 .PHONY: unit
-unit: venv ## unit tests (no I/O)
+unit: venv promtool ## unit tests (no I/O)
 	@$(call pytest,tests/unit)
 
 .PHONY: integration
@@ -96,7 +100,7 @@ e2e: up ## end-to-end tests against the whole stack
 	@$(call pytest,tests/e2e)
 
 .PHONY: test
-test: venv ## the whole suite: lint, unit, then the stack and integration + e2e tests
+test: venv promtool ## the whole suite: lint, unit, then the stack and integration + e2e tests
 	@$(MAKE) --no-print-directory lint
 	@$(call pytest,tests/unit)
 	@$(MAKE) --no-print-directory up

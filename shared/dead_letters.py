@@ -6,6 +6,7 @@ import base64
 
 import msgspec
 from aiokafka.structs import ConsumerRecord
+from prometheus_client import Counter
 
 from shared.kafka_producer import ResilientProducer
 
@@ -22,9 +23,22 @@ class DeadLetter(msgspec.Struct, kw_only=True):
 
 _encode = msgspec.json.Encoder().encode
 
+DEAD_LETTERS = Counter(
+    "switchboard_dead_letters_total",
+    "Records sent to a dead-letter topic, by consumer group and reason.",
+    ["group", "reason"],
+)
+
+
+def declare_reasons(group: str, reasons: tuple[str, ...]) -> None:
+    """Export every series at 0 from the start, so rate() sees the first dead letter."""
+    for reason in reasons:
+        DEAD_LETTERS.labels(group, reason)
+
 
 async def publish_dead_letters(
     producer: ResilientProducer,
+    group: str,
     topic: str,
     dead: list[tuple[ConsumerRecord[bytes, bytes], str]],
 ) -> None:
@@ -48,3 +62,5 @@ async def publish_dead_letters(
             for record, reason in dead
         ]
     )
+    for _, reason in dead:
+        DEAD_LETTERS.labels(group, reason).inc()

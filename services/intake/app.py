@@ -7,9 +7,10 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from services.intake import views
+from services.intake.channels import CHANNELS
 from services.intake.context import DEDUPE, PRODUCER, SETTINGS
 from services.intake.dedupe import RecentlyAcked
-from services.intake.metrics import IN_FLIGHT
+from services.intake.metrics import IN_FLIGHT, declare_series
 from shared.http import base_app
 from shared.kafka_producer import ResilientProducer
 from shared.settings import Settings
@@ -32,6 +33,7 @@ def create_app(settings: Settings, producer: ResilientProducer | None = None) ->
     app[PRODUCER] = producer
     app[DEDUPE] = RecentlyAcked()
     IN_FLIGHT.set_function(lambda: producer.in_flight)
+    declare_series(CHANNELS)
 
     async def producer_ctx(_: web.Application) -> AsyncIterator[None]:
         await producer.start()

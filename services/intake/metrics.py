@@ -11,7 +11,24 @@ PRODUCER_ERRORS = Counter(
     "switchboard_intake_producer_errors_total",
     "Sends that Kafka did not acknowledge in time (answered 503).",
 )
+OUTCOMES = (
+    "accepted",
+    "duplicate",
+    "invalid",
+    "unauthorized",
+    "forbidden",
+    "too_large",
+    "unsupported_media_type",
+    "unavailable",
+)
 IN_FLIGHT = Gauge(
     "switchboard_intake_in_flight_records",
     "Records handed to the producer and not yet acknowledged.",
 )
+
+
+def declare_series(channels: tuple[str, ...]) -> None:
+    """Export every channel × outcome at 0 from the start, so rate() sees the first event."""
+    for channel in channels:
+        for outcome in OUTCOMES:
+            MESSAGES.labels(channel, outcome)

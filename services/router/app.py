@@ -14,9 +14,10 @@ from services.router import views
 from services.router.context import POOL, PRODUCER, RULES, SETTINGS
 from services.router.identity import IdentityHasher
 from services.router.outbox import relay_forever
-from services.router.pipeline import GROUP, RouterPipeline
+from services.router.pipeline import DEAD_LETTER_REASONS, GROUP, RouterPipeline
 from services.router.rules import RulesHolder
 from shared.db import create_pool
+from shared.dead_letters import declare_reasons
 from shared.http import base_app, stop_task
 from shared.kafka_consumer import BatchConsumer
 from shared.kafka_producer import ResilientProducer
@@ -46,6 +47,7 @@ def create_app(settings: Settings) -> web.Application:
         }
 
     app = base_app(ready)
+    declare_reasons(GROUP, DEAD_LETTER_REASONS)
     app.middlewares.append(views.agent_auth)
     app[SETTINGS] = settings
     app[PRODUCER] = producer

@@ -17,11 +17,6 @@ REDACTIONS = Counter(
     "Values redacted from stored messages, by kind.",
     ["kind"],
 )
-DEAD_LETTERS = Counter(
-    "switchboard_dead_letters_total",
-    "Records sent to a dead-letter topic, by consumer group and reason.",
-    ["group", "reason"],
-)
 BATCH_SECONDS = Histogram(
     "switchboard_router_batch_duration_seconds",
     "Time to route one consumed batch (triage, store, publish).",

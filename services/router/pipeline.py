@@ -14,7 +14,7 @@ import asyncpg
 import msgspec
 
 from services.router.identity import IdentityHasher
-from services.router.metrics import BATCH_SECONDS, DEAD_LETTERS, MESSAGES, REDACTIONS, ROUTED
+from services.router.metrics import BATCH_SECONDS, MESSAGES, REDACTIONS, ROUTED
 from services.router.outbox import publish_outbox
 from services.router.rules import RulesHolder
 from services.router.store import Routed, store_batch
@@ -28,6 +28,7 @@ from shared.topics import ROUTER_DEAD_LETTERS
 log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(InboundMessage).decode
 GROUP = "router"
+DEAD_LETTER_REASONS = ("invalid_envelope", "triage_failed", "refused_by_database")
 
 
 def _clean(text: str | None) -> str | None:
@@ -106,7 +107,7 @@ class RouterPipeline:
         for record in records:
             try:
                 message = _decode(record.value or b"")
-            except (msgspec.DecodeError, msgspec.ValidationError):
+            except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
                 dead.append((record, "invalid_envelope"))
                 continue
             try:
@@ -116,9 +117,7 @@ class RouterPipeline:
                 dead.append((record, "triage_failed"))
         if items:
             dead.extend(await self._store(items))
-        await publish_dead_letters(self._producer, ROUTER_DEAD_LETTERS, dead)
-        for _, reason in dead:
-            DEAD_LETTERS.labels(GROUP, reason).inc()
+        await publish_dead_letters(self._producer, GROUP, ROUTER_DEAD_LETTERS, dead)
         MESSAGES.labels("dead_lettered").inc(len(dead))
         BATCH_SECONDS.observe(time.perf_counter() - started)
 

@@ -14,6 +14,7 @@ from services.sla.engine import SlaEngine
 from services.sla.gauges import gauges_forever, zero_gauges
 from services.sla.policy import load_policy
 from shared.db import create_pool
+from shared.dead_letters import declare_reasons
 from shared.http import base_app, stop_task
 from shared.kafka_consumer import BatchConsumer
 from shared.kafka_producer import ResilientProducer
@@ -44,6 +45,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app = base_app(ready)
     zero_gauges()
+    declare_reasons(GROUP, ("invalid_event",))
 
     async def resources(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await create_pool(settings.database_url)

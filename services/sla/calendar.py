@@ -77,10 +77,6 @@ class Period(NamedTuple):
             raise CalendarError(f"{text!r} is not a period within one day (end after start)")
         return cls(start, end)
 
-    @property
-    def length(self) -> timedelta:
-        return timedelta(seconds=self.end - self.start)
-
 
 def _check_periods(periods: Sequence[Period], key: str) -> tuple[Period, ...]:
     ordered = tuple(sorted(periods))
@@ -166,10 +162,9 @@ def _library_years() -> YearData:
     import chinese_calendar
 
     by_year: YearData = {}
-    for day in chinese_calendar.holidays:
-        by_year.setdefault(day.year, (set(), set()))[0].add(day)
-    for day in chinese_calendar.workdays:
-        by_year.setdefault(day.year, (set(), set()))[1].add(day)
+    for slot, table in enumerate((chinese_calendar.holidays, chinese_calendar.workdays)):
+        for day in table:
+            by_year.setdefault(day.year, (set(), set()))[slot].add(day)
     return by_year
 
 
@@ -198,9 +193,7 @@ def _read_holiday_file(path: Path) -> YearData:
         raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise CalendarError(f"{path}: not valid YAML: {exc}") from None
-    years = raw.get("years") if isinstance(raw, dict) else None
-    if years is None:
-        years = {}
+    years = (raw.get("years") if isinstance(raw, dict) else None) or {}
     if not isinstance(years, dict):
         raise CalendarError(f"{path}: years: expected a mapping of year to holidays/workdays")
     out: YearData = {}
@@ -244,8 +237,8 @@ class Calendar:
             raise CalendarError("hours: the calendar is never open")
         first_open = next((self._week[d] for d in range(7) if self._week.get(d)), ())
         self._makeup = _check_periods(makeup_day, "makeup_day") if makeup_day else first_open
-        standard = sum((p.length for p in self._makeup), _ZERO) if week else timedelta(days=1)
-        self.business_day = business_day or standard
+        standard = sum(p.end - p.start for p in self._makeup) if week else _DAY_SECONDS
+        self.business_day = business_day or timedelta(seconds=standard)
         self._days: dict[date, tuple[Interval, ...]] = {}
 
     @classmethod

@@ -80,7 +80,7 @@ class SlaEngine:
                 await store.save_events(conn, facts, events)  # type: ignore[arg-type]
                 timers = await self._recompute(conn, ticket_ids, datetime.now(UTC))
             self._schedule(ticket_ids, timers)
-        await publish_dead_letters(self.producer, SLA_DEAD_LETTERS, dead)
+        await publish_dead_letters(self.producer, "sla", SLA_DEAD_LETTERS, dead)
 
     async def _recompute(
         self, conn: asyncpg.Connection, ticket_ids: list[uuid.UUID], now: datetime

@@ -20,7 +20,11 @@ _DECODER = msgspec.json.Decoder(ChatMessage)
 
 
 def external_id(session_id: str, client_id: str | None, sent_at: datetime | None, text: str) -> str:
-    """``<session>:<id>``, or ``<session>:<utc time or empty>:<sha256 of text>`` (3 parts)."""
+    """``<session>:<id>``, or ``<session>:<utc time or empty>:<sha256 of text>``.
+
+    ``%`` and ``:`` are escaped in session and id, so the first form has exactly one ``:`` and
+    the second at least two: no payload of one form can take the other's id.
+    """
     session = fields.escape_part(session_id)
     if client_id is not None:
         return f"{session}:{fields.escape_part(client_id)}"

@@ -6,7 +6,7 @@ customer's new text while the quoted history travels alongside in ``quoted``.
 
 from __future__ import annotations
 
-import email.utils
+import re
 from datetime import datetime
 
 import msgspec
@@ -21,18 +21,33 @@ from .text import html_to_text, split_reply
 _DECODER = msgspec.json.Decoder(EmailJson)
 MAX_BODY = 100_000
 _MAX_SUBJECT = 1_000
+# One item of an address list: quoted names and <...> may hold the separators.
+_ADDRESS_ITEM = re.compile(r'(?:"(?:[^"\\]|\\.)*"?|<[^>]*>?|[^,;"<])+')
+_ANGLE_ADDRESS = re.compile(r"<\s*([^<>\s]+@[^<>\s]+?)\s*>")
+_NOT_ADDRESS = re.compile(r"[\s<>,;:\"'()\[\]]+")
+_MAX_ADDRESS_HEADER = 2_000  # bounds the regex work; real headers are far shorter
 
 
 def addresses(raw: str | list[str] | None) -> list[str]:
-    """Lowercased addresses of an address header (``"张三" <a@b.cn>, c@d.cn``)."""
+    """Lowercased addresses of an address header (``"张, 三" <a@b.cn>, c@d.cn``).
+
+    A regex split instead of ``email.utils.getaddresses``, which costs ~150 µs a header here.
+    """
     if not raw:
         return []
-    values = raw if isinstance(raw, list) else [raw]
-    try:
-        pairs = email.utils.getaddresses(values)
-    except (ValueError, IndexError, TypeError):
-        return []
-    return [a for _, address in pairs if (a := fields.normalize_email(address)) is not None]
+    found: list[str] = []
+    for value in raw if isinstance(raw, list) else [raw]:
+        for item in _ADDRESS_ITEM.findall(value[:_MAX_ADDRESS_HEADER]):
+            angle = _ANGLE_ADDRESS.search(item)
+            bare = (
+                angle.group(1)
+                if angle
+                else next((t for t in _NOT_ADDRESS.split(item) if "@" in t), None)
+            )
+            address = fields.normalize_email(bare)
+            if address is not None and address not in found:
+                found.append(address)
+    return found
 
 
 def clean_subject(raw: str | None) -> str | None:

@@ -2,7 +2,10 @@
 
 Decoding is our own where the stdlib trusts labels too much: Chinese mail is routinely labelled
 GB2312 while using GBK/GB18030 characters, and headers arrive as raw 8-bit or as encoded-words
-split mid-character. A mail without a Message-ID gets one derived from its content (From, To,
+split mid-character. Since headers are decoded here, the parser runs with the ``compat32``
+policy: ``email.policy.default`` would parse every header through its registry again, which
+costs ten times the whole parse (about 3 ms against 0.3 ms for a two-part mail) and is where
+the stdlib's rarer exceptions on malformed headers come from. A mail without a Message-ID gets one derived from its content (From, To,
 Date, Subject and the raw body), so the same mail posted twice still maps to one message.
 """
 
@@ -121,7 +124,7 @@ def decode_header(raw: str) -> str:
 
 
 def _headers(message: Message) -> dict[str, str]:
-    """First occurrence of each header, raw (the policy's parsing is bypassed on purpose)."""
+    """First occurrence of each header, raw: ``decode_header`` does the decoding."""
     headers: dict[str, str] = {}
     for name, raw in message.raw_items():
         headers.setdefault(name.lower(), str(raw))
@@ -186,7 +189,7 @@ def _derived_id(headers: dict[str, str], body: bytes) -> str:
 
 def from_mime(body: bytes, received_at: datetime) -> InboundMessage:
     try:
-        message = email.message_from_bytes(body, policy=email.policy.default)
+        message = email.message_from_bytes(body, policy=email.policy.compat32)
         headers = _headers(message)
         parts = _Parts(message)
     except _PARSE_ERRORS:

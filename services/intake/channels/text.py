@@ -20,7 +20,7 @@ _BLOCK_TAGS = frozenset(
 )
 _SPACES = re.compile(r"[ \t\n\r\f\v\xa0\u3000]+")
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_TAG = re.compile(r"<[^>]*>")
+_TAG = re.compile(r"<[^<>]*>")
 
 
 class _TextExtractor(HTMLParser):

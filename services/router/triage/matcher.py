@@ -5,9 +5,10 @@ position (milliseconds per message); a dict keyed by each phrase's first unit ma
 one lookup per unit, which keeps `decide` in the tens of microseconds.
 
 Phrase syntax (what ops write in rules.yaml): words and Han characters match as written,
-case-insensitive, traditional folded to simplified; `*` allows a gap (up to 6 characters in
-Chinese lists, 3 words in English lists); a word ending in `~` matches any word it starts
-(`recogni~` matches recognise, recognized, ...).
+case-insensitive, traditional folded to simplified; `*` allows a gap (up to 8 characters in
+Chinese lists, 4 words in English lists); a word ending in `~` matches any word it starts
+(`recogni~` matches recognise, recognized, ...). A rule's `unless` phrases cancel it
+("lost my card" unless "found it").
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 
 from .textnorm import normalize, units
 
-GAP = {"zh": 6, "en": 3}
+GAP = {"zh": 8, "en": 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,7 @@ class Phrase:
     lang: str
     pattern: tuple[str, ...]
     weight: float = 1.0
+    negate: bool = False  # an `unless` phrase: its match cancels the rule
 
 
 def compile_pattern(phrase: str) -> tuple[str, ...]:
@@ -62,6 +64,13 @@ class PhraseMatcher:
         self._prefix_lens = sorted({len(k) for k in self._prefix})
 
     def find(self, text_units: list[str]) -> list[Phrase]:
+        hits = self._scan(text_units)
+        if any(h.negate for h in hits):
+            cancelled = {h.rule_id for h in hits if h.negate}
+            return [h for h in hits if not h.negate and h.rule_id not in cancelled]
+        return hits
+
+    def _scan(self, text_units: list[str]) -> list[Phrase]:
         seen: set[Phrase] = set()
         hits: list[Phrase] = []
         exact, prefix, lens = self._exact, self._prefix, self._prefix_lens

@@ -143,11 +143,10 @@ def _cards(text: str, ids: list[tuple[int, int]]) -> list[Span]:
     found: list[Span] = []
     for m in _RUN.finditer(text):
         start, end = m.span()
-        if (start and _alnum(text[start - 1])) or (end < len(text) and _alnum(text[end])):
-            continue
+        glued = (start > 0 and _alnum(text[start - 1]), end < len(text) and _alnum(text[end]))
         if any(s <= start and end <= e for s, e in ids):
             continue
-        window = _card_window(m.group())
+        window = _card_window(m.group(), glued)
         if window is None:
             continue
         lo, hi, digits, grouped = window
@@ -158,23 +157,26 @@ def _cards(text: str, ids: list[tuple[int, int]]) -> list[Span]:
     return found
 
 
-def _card_window(run: str) -> tuple[int, int, str, bool] | None:
-    """The longest card-shaped stretch of a digit run: (offset, end, digits, grouped)."""
+def _card_window(run: str, glued: tuple[bool, bool]) -> tuple[int, int, str, bool] | None:
+    """The longest card-shaped stretch of a digit run: (offset, end, digits, grouped).
+
+    A stretch touching a Latin letter (`glued`) is part of an identifier and never a card.
+    """
     parts = re.split(r"[ -]", run)
-    if len(parts) == 1:
-        ok = 13 <= len(run) <= 19 and luhn_ok(run) and not resident_id_ok(run)
-        return (0, len(run), run, False) if ok else None
-    offsets = [mm.start() for mm in re.finditer(r"\d+", run)]
+    offsets = [m.start() for m in re.finditer(r"\d+", run)]
     best: tuple[int, int, str, bool] | None = None
-    for i in range(len(parts)):
-        for j in range(len(parts), i, -1):
-            group = parts[i:j]
-            digits = "".join(group)
-            if not 13 <= len(digits) <= 19 or not _card_grouping(group) or not luhn_ok(digits):
+    for i in range(1 if glued[0] else 0, len(parts)):
+        for j in range(len(parts) - (1 if glued[1] else 0), i, -1):
+            digits = "".join(parts[i:j])
+            solid = j == i + 1
+            if not 13 <= len(digits) <= 19 or not luhn_ok(digits):
                 continue
-            end = offsets[j - 1] + len(parts[j - 1])
+            if solid and resident_id_ok(digits):
+                continue
+            if not solid and not _card_grouping(parts[i:j]):
+                continue
             if best is None or len(digits) > len(best[2]):
-                best = (offsets[i], end, digits, True)
+                best = (offsets[i], offsets[j - 1] + len(parts[j - 1]), digits, not solid)
             break
     return best
 

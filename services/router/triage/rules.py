@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from .matcher import Phrase, PhraseMatcher, compile_pattern
+from .textnorm import is_han
 
 SKILL_GROUPS = (
     "security",
@@ -124,8 +125,9 @@ def _build(raw: dict[str, Any], source: Path) -> Rules:
         weight = body.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, int | float) or weight <= 0:
             raise RulesError(f"{key}.weight: expected a positive number, got {weight!r}")
-        _only(body, key, {"intent", "weight", "zh", "en"})
+        _only(body, key, {"intent", "weight", "zh", "en", "unless"})
         phrases.extend(_phrases(body, key, str(rule_id), intent, float(weight)))
+        phrases.extend(_unless(body, key, str(rule_id), intent))
     ivr = {
         str(digits): intent_ref(i, f"ivr.{digits}")
         for digits, i in _mapping(raw.get("ivr", {}), "ivr").items()
@@ -218,6 +220,20 @@ def _phrases(
             except ValueError as exc:
                 raise RulesError(f"{key}.{lang}[{k}]: {exc}") from None
             out.append(Phrase(rule_id, intent, text, lang, pattern, weight))
+    return out
+
+
+def _unless(body: dict[str, Any], key: str, rule_id: str, intent: str) -> list[Phrase]:
+    out: list[Phrase] = []
+    for k, text in enumerate(_list(body.get("unless", []), f"{key}.unless")):
+        if not isinstance(text, str):
+            raise RulesError(f"{key}.unless[{k}]: expected a string, got {text!r}")
+        try:
+            pattern = compile_pattern(text)
+        except ValueError as exc:
+            raise RulesError(f"{key}.unless[{k}]: {exc}") from None
+        lang = "zh" if is_han(pattern[0]) else "en"
+        out.append(Phrase(rule_id, intent, text, lang, pattern, negate=True))
     return out
 
 

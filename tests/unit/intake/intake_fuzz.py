@@ -84,4 +84,3 @@ def check_batch(channel: str, body: bytes) -> None:
             check_envelope(result, repeat)
         else:
             assert isinstance(result, InvalidInput) and result.field.startswith("$.messages[")
-

@@ -105,6 +105,7 @@ def test_random_batches(channel: str, items: list[Any], garbage: bytes) -> None:
 
 # --- raw MIME -----------------------------------------------------------------------------
 
+
 @FUZZ
 @given(
     html=st.text(

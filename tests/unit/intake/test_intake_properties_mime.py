@@ -108,16 +108,7 @@ def mime_mail(draw: st.DrawFn) -> bytes:
         return mail(headers, content_type, body)
     single = draw(mime_leaf())
     head, _, body = single.partition(b"\r\n\r\n")
-    return headers_and(headers, head, body)
-
-
-def headers_and(headers: list[tuple[str, str | bytes]], part_head: bytes, body: bytes) -> bytes:
-    return (
-        mail(headers, "text/plain", b"")[: -len(b"Content-Type: text/plain\r\n\r\n")]
-        + part_head
-        + b"\r\n\r\n"
-        + body
-    )
+    return headers_block([*headers, ("MIME-Version", "1.0")]) + head + b"\r\n\r\n" + body
 
 
 @FUZZ

@@ -7,6 +7,7 @@ import pytest
 from services.sla.calendar import Calendar, Holidays, parse_week
 from services.sla.policy import Policy, load_policy
 
+
 @pytest.fixture(scope="session")
 def policy() -> Policy:
     return load_policy()

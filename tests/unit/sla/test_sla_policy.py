@@ -219,8 +219,14 @@ def broken(change: Any) -> dict[str, Any]:
         (lambda d: d.update(at_risk_share=1.2), "at_risk_share"),
         (lambda d: d.update(at_risk_share=True), "at_risk_share"),
         (lambda d: d.update(rules=[]), "rules: expected a non-empty list"),
-        (lambda d: d["rules"][1]["match"].update(prio="P1"), r"rules\[1\].match: unknown key 'prio'"),
-        (lambda d: d["rules"][1]["match"].update(priority="P9"), r"rules\[1\].match.priority: 'P9'"),
+        (
+            lambda d: d["rules"][1]["match"].update(prio="P1"),
+            r"rules\[1\].match: unknown key 'prio'",
+        ),
+        (
+            lambda d: d["rules"][1]["match"].update(priority="P9"),
+            r"rules\[1\].match.priority: 'P9'",
+        ),
         (lambda d: d["rules"][1]["match"].update(channel=[]), r"rules\[1\].match.channel"),
         (lambda d: d["rules"][1]["match"].update(skill_group="fraud"), "match.skill_group"),
         (lambda d: d["rules"][1]["match"].update(visibility="secret"), "match.visibility"),

@@ -115,9 +115,9 @@ def test_clocks_ignore_order_and_duplicates(
 @given(events, facts, st.integers(0, 6000))
 def test_views_and_steps_are_consistent(evs: list[ClockEvent], f: TicketFacts, m: int) -> None:
     now = T0 + timedelta(minutes=m)
-    for view in TicketClocks([ClockEvent("created", "created", T0), *evs]).views(
-        POLICY, f, now
-    ).values():
+    for view in (
+        TicketClocks([ClockEvent("created", "created", T0), *evs]).views(POLICY, f, now).values()
+    ):
         assert view.business_elapsed >= timedelta(0)
         if view.state == "paused":
             assert view.status == "breached" or view.due_at is None

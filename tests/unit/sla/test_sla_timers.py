@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ def s(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def frozen(now: datetime = T0) -> TimerQueue[str]:
+def frozen(now: datetime = T0) -> TimerQueue[Any]:
     return TimerQueue(now=lambda: now)
 
 

@@ -1,0 +1,194 @@
+"""Intake: distinct chat messages per second and latency, beside an aiohttp no-op handler, then
+the same load on several intake processes sharing one port (SO_REUSEPORT)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import urllib.request
+from dataclasses import dataclass
+
+from bench import loadgen
+from bench.procs import PYTHON, Children
+from bench.stack import ROOT, CpuMeter, Stack, memory_kb, service_pids, wait_http
+from bench.stats import ratio
+
+CHAT_PATH = "/v1/inbound/chat"
+TARGET_RATIO = 0.6
+
+
+@dataclass(frozen=True)
+class IntakeOptions:
+    seconds: float
+    warmup_s: float
+    threads: int
+    connections: int
+    extra_processes: int
+    noop_reuseport: bool
+    run_id: str
+
+
+def free_port(preferred: int) -> int:
+    for port in (preferred, 0):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return int(sock.getsockname()[1])
+    raise RuntimeError("no free port")
+
+
+def _post_one(url: str, token: str, run_id: str) -> int:
+    body = json.dumps(loadgen.chat_message(run_id, 0, 1)).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        return int(resp.status)
+
+
+async def _load(
+    url: str, opts: IntakeOptions, token: str, label: str, roles: dict[str, list[int]]
+) -> dict[str, object]:
+    """Warm up, then measure; both with distinct messages (the run id differs)."""
+
+    async def once(seconds: float, run_id: str) -> loadgen.LoadResult:
+        if loadgen.wrk_path():
+            return await asyncio.to_thread(
+                loadgen.run_wrk,
+                url,
+                seconds=seconds,
+                threads=opts.threads,
+                connections=opts.connections,
+                token=token,
+                run_id=run_id,
+            )
+        return await loadgen.run_python(
+            url, seconds=seconds, connections=opts.connections, token=token, run_id=run_id
+        )
+
+    if opts.warmup_s > 0:
+        await once(opts.warmup_s, f"{opts.run_id}-{label}-warm")
+    meter = CpuMeter(roles)
+    meter.start()
+    result = await once(opts.seconds, f"{opts.run_id}-{label}")
+    cores = meter.stop(load_tool_role="load_tool")
+    print(
+        f"  {label:<16} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms"
+        f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+        flush=True,
+    )
+    return {**result.as_dict(), "cpu_cores": cores}
+
+
+async def _wait_reuseport(url: str, procs: list[int], timeout_s: float) -> bool:
+    """All processes alive and /readyz answering 200 several times in a row."""
+    deadline = time.monotonic() + timeout_s
+    streak = 0
+    while time.monotonic() < deadline:
+        if not all(memory_kb(p) for p in procs):
+            return False
+        streak = streak + 1 if await wait_http(url, 1.0) else 0
+        if streak >= 3 * len(procs):
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, object]:
+    if not await wait_http(f"{stack.intake_url}/readyz", 10):
+        return {"skipped": f"intake not ready at {stack.intake_url}/readyz"}
+    status = await asyncio.to_thread(
+        _post_one, f"{stack.intake_url}{CHAT_PATH}", stack.intake_token, f"{opts.run_id}-probe"
+    )
+    if status != 202:
+        return {"skipped": f"intake answered {status} to a valid chat message"}
+    tool = "wrk" if loadgen.ensure_wrk() else "python"
+    results: dict[str, object] = {
+        "tool": tool,
+        "threads": opts.threads if tool == "wrk" else 1,
+        "connections": opts.connections,
+        "seconds": opts.seconds,
+        "path": CHAT_PATH,
+        "target_ratio": TARGET_RATIO,
+    }
+    print(f"intake: {tool} -c{opts.connections} for {opts.seconds:g}s each", flush=True)
+
+    noop_port = free_port(18090)
+    noop_argv = [PYTHON, "-m", "bench.noop_server", "--port", str(noop_port)]
+    noop = kids.start("noop", noop_argv)
+    if not await wait_http(f"http://127.0.0.1:{noop_port}/healthz", 15):
+        raise RuntimeError(f"no-op server did not start:\n{noop.log_tail()}")
+    noop_url = f"http://127.0.0.1:{noop_port}{CHAT_PATH}"
+    results["noop"] = await _load(
+        noop_url, opts, stack.intake_token, "noop", service_pids({"noop": [noop.pid]})
+    )
+    results["noop"]["rss_kb"] = memory_kb(noop.pid)  # type: ignore[index]
+    noop.stop()
+
+    intake_url = f"{stack.intake_url}{CHAT_PATH}"
+    results["intake"] = await _load(intake_url, opts, stack.intake_token, "intake", service_pids())
+    rps = {k: results[k]["rps"] for k in ("noop", "intake")}  # type: ignore[index]
+    results["ratio"] = ratio(rps["intake"], rps["noop"])
+    results["meets_target"] = (results["ratio"] or 0) >= TARGET_RATIO
+
+    if opts.extra_processes > 0:
+        results["reuseport"] = await _reuseport(stack, opts, kids, rps)
+    return results
+
+
+async def _reuseport(
+    stack: Stack, opts: IntakeOptions, kids: Children, rps: dict[str, float]
+) -> dict[str, object]:
+    n = opts.extra_processes
+    port = free_port(18081)
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+        "DATABASE_URL": stack.database_url,
+        "INTAKE_TOKENS": f"{stack.intake_token}=phone,email,chat,social",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(port),
+        "HTTP_REUSE_PORT": "1",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    cli = str(ROOT / ".venv" / "bin" / "switchboard")
+    procs = [kids.start(f"intake-{port}-{i}", [cli, "intake"], env) for i in range(n)]
+    pids = [p.pid for p in procs]
+    if not await _wait_reuseport(f"http://127.0.0.1:{port}/readyz", pids, 30):
+        tails = "\n".join(p.log_tail() for p in procs)
+        return {"skipped": f"{n} intake processes on :{port} did not become ready:\n{tails}"}
+    out: dict[str, object] = {"processes": n, "port": port}
+    url = f"http://127.0.0.1:{port}{CHAT_PATH}"
+    out["intake"] = await _load(
+        url, opts, stack.intake_token, f"intake x{n} :{port}", service_pids({"intake_extra": pids})
+    )
+    out["rss_kb"] = [memory_kb(p) for p in pids]
+    for proc in procs:
+        proc.stop()
+    scaled = out["intake"]["rps"]  # type: ignore[index]
+    out["vs_single_intake"] = ratio(scaled, rps["intake"])
+    out["ratio_vs_noop"] = ratio(scaled, rps["noop"])
+    if opts.noop_reuseport:
+        nport = free_port(18091)
+        argv = [PYTHON, "-m", "bench.noop_server", "--port", str(nport), "--reuse-port"]
+        noops = [kids.start(f"noop-{nport}-{i}", argv) for i in range(n)]
+        npids = [p.pid for p in noops]
+        if await _wait_reuseport(f"http://127.0.0.1:{nport}/healthz", npids, 15):
+            out["noop"] = await _load(
+                f"http://127.0.0.1:{nport}{CHAT_PATH}",
+                opts,
+                stack.intake_token,
+                f"noop x{n} :{nport}",
+                service_pids({"noop": npids}),
+            )
+            out["ratio"] = ratio(scaled, out["noop"]["rps"])  # type: ignore[index]
+        for proc in noops:
+            proc.stop()
+    return out

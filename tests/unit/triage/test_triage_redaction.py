@@ -1,0 +1,184 @@
+"""Redaction: what must go (valid cards, IDs, contacts, secrets) and what must stay readable."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tests.unit.triage.triage_gen import bad_id_checksum, bad_luhn, card_number, grouped, resident_id
+
+from services.router.triage.redaction import luhn_ok, redact, resident_id_ok
+
+RNG = random.Random(20261102)
+CARDS = [card_number(RNG, n, p) for n, p in [(16, "4"), (16, "5"), (19, "62"), (15, "37"), (13, "4")]]
+IDS = [resident_id(RNG) for _ in range(5)] + ["11010519491231002X"]
+
+
+@pytest.mark.parametrize("card", CARDS)
+@pytest.mark.parametrize("channel_full", [True, False])
+def test_valid_cards_are_masked_on_every_channel(card: str, channel_full: bool) -> None:
+    for shown in (card, grouped(card), grouped(card, "-")):
+        out = redact(f"我的卡号是{shown}，请查一下", full=channel_full)
+        assert card not in out.text.replace(" ", "").replace("-", "")
+        assert f"[card ****{card[-4:]}]" in out.text
+        assert out.counts == {"card_number": 1}
+
+
+def test_amex_grouping_is_masked() -> None:
+    card = card_number(RNG, 15, "37")
+    out = redact(f"amex {card[:4]} {card[4:10]} {card[10:]} thanks", full=False)
+    assert out.counts == {"card_number": 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"card {bad_luhn(CARDS[0])} please",  # bad Luhn
+        "order 12345678901",  # too short
+        "I paid ¥500 on 2026-11-02 at 14:30, 500元, $20.50",
+        "2026年11月2日 转了 1000 块",
+        "call 13812345678 code",  # 11 digits
+        "T4111111111111111 is my transaction id",  # glued to letters: an identifier
+        "12345678901234567890123",  # too long for a card
+    ],
+)
+def test_near_misses_stay(text: str) -> None:
+    out = redact(text, full=False)
+    assert out.text == text and out.counts == {}
+
+
+def test_order_number_passing_luhn_stays_next_to_order_words() -> None:
+    body = "202611021234567"
+    number = body + next(d for d in "0123456789" if luhn_ok(body + d))
+    for text in (f"order {number} not delivered", f"订单号：{number}", f"交易号 {number}"):
+        assert redact(text, full=True).text == text
+    # the same digits without order context, or in card-style groups, are masked
+    assert redact(f"here {number}", full=False).counts == {"card_number": 1}
+    assert redact(f"order {grouped(number)}", full=False).counts == {"card_number": 1}
+
+
+def test_card_next_to_an_order_number_is_still_masked() -> None:
+    out = redact(f"order 2026110212345 paid with {CARDS[0]}", full=False)
+    assert "2026110212345" in out.text and CARDS[0] not in out.text
+
+
+@pytest.mark.parametrize("rid", IDS)
+def test_resident_ids_redacted_on_social(rid: str) -> None:
+    assert resident_id_ok(rid)
+    out = redact(f"身份证{rid}，帮我查", full=True)
+    assert rid not in out.text and out.counts == {"id_number": 1}
+    assert redact(f"身份证{rid}", full=False).text == f"身份证{rid}"
+
+
+@pytest.mark.parametrize("rid", IDS)
+def test_bad_id_checksum_or_date_stays(rid: str) -> None:
+    wrong = bad_id_checksum(rid)
+    assert redact(f"号码 {wrong}", full=True).counts.get("id_number") is None
+    bad_date = rid[:10] + "1340" + rid[14:]
+    assert not resident_id_ok(bad_date)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("我的手机13812345678，联系我", "phone"),
+        ("电话 138 1234 5678", "phone"),
+        ("call me at +1 415-555-2671", "phone"),
+        ("座机 010-12345678", "phone"),
+        ("香港号码 +852 9123 4567", "phone"),
+        ("mail me: zhang.san+wallet@example.com", "email"),
+    ],
+)
+def test_contacts_redacted_on_social(text: str, kind: str) -> None:
+    out = redact(text, full=True)
+    assert out.counts == {kind: 1}
+    assert f"[{kind}]" in out.text
+    assert redact(text, full=False).text == text
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "secret"),
+    [
+        ("验证码是482913，别告诉别人", "verification_code", "482913"),
+        ("动态码：5521", "verification_code", "5521"),
+        ("支付密码 147258", "password", "147258"),
+        ("密码是abc12345", "password", "abc12345"),
+        ("my OTP is 918273", "verification_code", "918273"),
+        ("password: hunter2", "password", "hunter2"),
+        ("password: letmein", "password", "letmein"),
+        ("my PIN is 4321", "password", "4321"),
+        ("the code 662211 came late", "verification_code", "662211"),
+    ],
+)
+def test_secrets_redacted(text: str, kind: str, secret: str) -> None:
+    out = redact(text, full=True)
+    assert secret not in out.text and out.counts == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I forgot my password yesterday",
+        "my password is wrong",
+        "验证码收不到",
+        "密码错误",
+        "promo code SAVE2026 does not work",
+        "the app shows error code 5001",
+    ],
+)
+def test_secret_words_without_a_secret_stay(text: str) -> None:
+    assert redact(text, full=True).text == text
+
+
+def test_amounts_dates_and_orders_survive_full_redaction() -> None:
+    text = "订单号 T20261102000123 于2026-11-02 14:30 支付¥500，11月2日到账 500元 $20.50"
+    assert redact(text, full=True).text == text
+
+
+def test_counts_never_hold_values() -> None:
+    out = redact(f"卡 {CARDS[0]} 电话 13812345678 邮箱 a@b.cn 卡 {CARDS[1]}", full=True)
+    assert out.counts == {"card_number": 2, "phone": 1, "email": 1}
+    assert all(isinstance(v, int) for v in out.counts.values())
+
+
+_FILLER = st.lists(
+    st.sampled_from([*"abc xyz 的钱卡号是，。!?:-", "¥5", "2026-11-02", " 12 ", "card", "卡号"]),
+    max_size=12,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    before=_FILLER,
+    after=_FILLER,
+    seed=st.integers(0, 2**32),
+    length=st.integers(13, 19),
+    style=st.sampled_from(["solid", "space", "dash"]),
+    full=st.booleans(),
+)
+def test_any_valid_card_in_random_text_is_masked(
+    before: str, after: str, seed: int, length: int, style: str, full: bool
+) -> None:
+    card = card_number(random.Random(seed), length)
+    shown = {"solid": card, "space": grouped(card), "dash": grouped(card, "-")}[style]
+    text = f"{before} {shown} {after}"
+    out = redact(text, full=full)
+    assert shown not in out.text
+    assert card not in out.text.replace(" ", "").replace("-", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(before=_FILLER, after=_FILLER, seed=st.integers(0, 2**32))
+def test_any_valid_id_in_random_social_text_is_removed(before: str, after: str, seed: int) -> None:
+    rid = resident_id(random.Random(seed))
+    out = redact(f"{before} {rid} {after}", full=True)
+    assert rid not in out.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(max_size=200), full=st.booleans())
+def test_redaction_never_crashes_and_only_changes_what_it_counts(text: str, full: bool) -> None:
+    out = redact(text, full=full)
+    assert (out.text == text) == (not out.counts)
