@@ -38,7 +38,7 @@ def _samples(run: str) -> dict[str, dict[str, Any]]:
             "post_id": f"post-{run}",
             "author": {"handle": "angry_user"},
             "visibility": "public",
-            "text": "@wallet my card 6222 0212 3456 7893 was charged twice, call me 13800138000",
+            "text": "@wallet my card 6222 0212 3456 7894 was charged twice, call me 13800138000",
         },
     }
 
@@ -75,7 +75,7 @@ async def test_every_channel_is_routed_and_read_back(stack_env: dict[str, str]) 
     social = tickets["social"]
     assert social["redacted"] is True
     stored = social["messages"][0]["body"]
-    assert "6222 0212 3456 7893" not in stored and "13800138000" not in stored
+    assert "6222 0212 3456 7894" not in stored and "13800138000" not in stored
     assert social["priority"] in {"P1", "P2"}
     for ticket in tickets.values():
         assert ticket["channel"] in {"phone", "email", "chat", "social"}

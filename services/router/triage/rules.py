@@ -28,6 +28,7 @@ SKILL_GROUPS = (
 PRIORITIES = ("P1", "P2", "P3", "P4")
 LANGS = ("zh", "en")
 DEFAULT_RULES = Path(__file__).with_name("rules.yaml")
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: 6x faster
 
 
 class RulesError(Exception):
@@ -79,7 +80,7 @@ def load_rules(path: Path | None = None) -> Rules:
     """Parse and validate a rules file (None: the packaged default)."""
     source = path or DEFAULT_RULES
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        raw = yaml.load(source.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506
     except (OSError, UnicodeDecodeError) as exc:
         raise RulesError(f"{source}: cannot read: {exc}") from exc
     except yaml.YAMLError as exc:
