@@ -35,6 +35,10 @@ $(VENV_STAMP): pyproject.toml
 promtool: ## Debian's prometheus: promtool for the rules tests, prometheus for the e2e test
 	@command -v promtool >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
 
+.PHONY: chromium
+chromium: ## Debian's chromium: the wallboard e2e test renders the page headless
+	@command -v chromium >/dev/null 2>&1 || { DEBIAN_FRONTEND=noninteractive apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+
 .PHONY: kafka-jars
 kafka-jars: ## Kafka release jars from Maven Central into .cache/kafka/libs (once)
 	@$(NATIVE)/kafka.sh jars
@@ -96,11 +100,11 @@ integration: infra ## integration tests against real Kafka and PostgreSQL
 	@$(call pytest,tests/integration)
 
 .PHONY: e2e
-e2e: up ## end-to-end tests against the whole stack
+e2e: up chromium ## end-to-end tests against the whole stack
 	@$(call pytest,tests/e2e)
 
 .PHONY: test
-test: venv promtool ## the whole suite: lint, unit, then the stack and integration + e2e tests
+test: venv promtool chromium ## the whole suite: lint, unit, then the stack and integration + e2e tests
 	@$(MAKE) --no-print-directory lint
 	@$(call pytest,tests/unit)
 	@$(MAKE) --no-print-directory up

@@ -85,10 +85,12 @@ def _parse(raw: object) -> TriageInput:
     for key in ("subject", "quoted", "visibility", "language"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise _BadLine(f"'{key}' must be a string")
-    ivr = raw.get("ivr_selection") or []
+    ivr = raw.get("ivr_selection")
+    ivr = [] if ivr is None else ivr
     if not isinstance(ivr, list) or not all(isinstance(d, str | int) for d in ivr):
         raise _BadLine("'ivr_selection' must be a list of digits")
-    attributes = raw.get("attributes") or {}
+    attributes = raw.get("attributes")
+    attributes = {} if attributes is None else attributes
     if not isinstance(attributes, dict):
         raise _BadLine("'attributes' must be an object")
     return TriageInput(

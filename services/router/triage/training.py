@@ -45,11 +45,15 @@ def fit(
     clf = LogisticRegression(C=c, max_iter=3000)
     clf.fit(matrix, list(labels))
     vocab: dict[str, int] = {str(k): int(v) for k, v in vectorizer.vocabulary_.items()}
+    coef, intercept = clf.coef_, clf.intercept_
+    if coef.shape[0] == 1:  # binary: sigmoid(w.x + b) == softmax([0, w.x + b])
+        coef = np.vstack([np.zeros_like(coef), coef])
+        intercept = np.concatenate([[0.0], intercept])
     return LinearModel(
         vocabulary=vocab,
         idf=np.asarray(vectorizer.idf_, dtype=np.float32),
-        coef=np.ascontiguousarray(clf.coef_.T, dtype=np.float32),
-        intercept=np.asarray(clf.intercept_, dtype=np.float32),
+        coef=np.ascontiguousarray(coef.T, dtype=np.float32),
+        intercept=np.asarray(intercept, dtype=np.float32),
         classes=tuple(str(k) for k in clf.classes_),
         meta={
             "format": FORMAT,
