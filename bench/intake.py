@@ -9,6 +9,7 @@ import socket
 import time
 import urllib.request
 from dataclasses import dataclass
+from typing import Any
 
 from bench import loadgen
 from bench.procs import PYTHON, Children
@@ -55,7 +56,7 @@ def _post_one(url: str, token: str, run_id: str) -> int:
 
 async def _load(
     url: str, opts: IntakeOptions, token: str, label: str, roles: dict[str, list[int]]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Warm up, then measure; both with distinct messages (the run id differs)."""
 
     async def once(seconds: float, run_id: str) -> loadgen.LoadResult:
@@ -78,7 +79,7 @@ async def _load(
     meter = CpuMeter(roles)
     meter.start()
     result = await once(opts.seconds, f"{opts.run_id}-{label}")
-    cores = meter.stop(load_tool_role="load_tool")
+    cores = meter.stop(children_role="load_tool")
     print(
         f"  {label:<16} {result.rps:>9,.0f} req/s  p50 {result.p50_ms:6.2f} ms"
         f"  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
@@ -101,7 +102,7 @@ async def _wait_reuseport(url: str, procs: list[int], timeout_s: float) -> bool:
     return False
 
 
-async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, object]:
+async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, Any]:
     if not await wait_http(f"{stack.intake_url}/readyz", 10):
         return {"skipped": f"intake not ready at {stack.intake_url}/readyz"}
     status = await asyncio.to_thread(
@@ -110,7 +111,7 @@ async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, ob
     if status != 202:
         return {"skipped": f"intake answered {status} to a valid chat message"}
     tool = "wrk" if loadgen.ensure_wrk() else "python"
-    results: dict[str, object] = {
+    results: dict[str, Any] = {
         "tool": tool,
         "threads": opts.threads if tool == "wrk" else 1,
         "connections": opts.connections,
@@ -129,12 +130,12 @@ async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, ob
     results["noop"] = await _load(
         noop_url, opts, stack.intake_token, "noop", service_pids({"noop": [noop.pid]})
     )
-    results["noop"]["rss_kb"] = memory_kb(noop.pid)  # type: ignore[index]
+    results["noop"]["rss_kb"] = memory_kb(noop.pid)
     noop.stop()
 
     intake_url = f"{stack.intake_url}{CHAT_PATH}"
     results["intake"] = await _load(intake_url, opts, stack.intake_token, "intake", service_pids())
-    rps = {k: results[k]["rps"] for k in ("noop", "intake")}  # type: ignore[index]
+    rps = {k: results[k]["rps"] for k in ("noop", "intake")}
     results["ratio"] = ratio(rps["intake"], rps["noop"])
     results["meets_target"] = (results["ratio"] or 0) >= TARGET_RATIO
 
@@ -145,7 +146,7 @@ async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, ob
 
 async def _reuseport(
     stack: Stack, opts: IntakeOptions, kids: Children, rps: dict[str, float]
-) -> dict[str, object]:
+) -> dict[str, Any]:
     n = opts.extra_processes
     port = free_port(18081)
     env = {
@@ -164,7 +165,7 @@ async def _reuseport(
     if not await _wait_reuseport(f"http://127.0.0.1:{port}/readyz", pids, 30):
         tails = "\n".join(p.log_tail() for p in procs)
         return {"skipped": f"{n} intake processes on :{port} did not become ready:\n{tails}"}
-    out: dict[str, object] = {"processes": n, "port": port}
+    out: dict[str, Any] = {"processes": n, "port": port}
     url = f"http://127.0.0.1:{port}{CHAT_PATH}"
     out["intake"] = await _load(
         url, opts, stack.intake_token, f"intake x{n} :{port}", service_pids({"intake_extra": pids})
@@ -172,7 +173,7 @@ async def _reuseport(
     out["rss_kb"] = [memory_kb(p) for p in pids]
     for proc in procs:
         proc.stop()
-    scaled = out["intake"]["rps"]  # type: ignore[index]
+    scaled = out["intake"]["rps"]
     out["vs_single_intake"] = ratio(scaled, rps["intake"])
     out["ratio_vs_noop"] = ratio(scaled, rps["noop"])
     if opts.noop_reuseport:
@@ -188,7 +189,7 @@ async def _reuseport(
                 f"noop x{n} :{nport}",
                 service_pids({"noop": npids}),
             )
-            out["ratio"] = ratio(scaled, out["noop"]["rps"])  # type: ignore[index]
+            out["ratio"] = ratio(scaled, out["noop"]["rps"])
         for proc in noops:
             proc.stop()
     return out

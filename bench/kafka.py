@@ -41,8 +41,24 @@ async def ensure_topics(bootstrap: str, names: Sequence[str], partitions: int) -
         await admin.close()
 
 
+async def partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if not t.get("error_code")
+        for p in sorted(t["partitions"], key=lambda p: int(p["partition"]))
+    ]
+
+
 async def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
     """Records each consumer group has not committed yet, over the given topics."""
+    all_parts = await partitions(bootstrap, sorted({t for ts in groups.values() for t in ts}))
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await admin.start()
@@ -50,11 +66,7 @@ async def group_lag(bootstrap: str, groups: Mapping[str, Sequence[str]]) -> dict
     try:
         lags: dict[str, int] = {}
         for group, topics in groups.items():
-            parts = [
-                TopicPartition(t, p)
-                for t in topics
-                for p in sorted(consumer.partitions_for_topic(t) or ())
-            ]
+            parts = [tp for tp in all_parts if tp.topic in topics]
             ends = await consumer.end_offsets(parts) if parts else {}
             committed = await admin.list_consumer_group_offsets(group, partitions=parts)
             lag = 0
@@ -104,9 +116,10 @@ class ArrivalWatcher:
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=4 << 20,
         )
+        parts = await partitions(self._bootstrap, [self._topic])
+        if not parts:
+            raise RuntimeError(f"topic {self._topic} is missing")
         await consumer.start()
-        await consumer.client.force_metadata_update()
-        parts = [TopicPartition(self._topic, p) for p in consumer.partitions_for_topic(self._topic)]
         consumer.assign(parts)
         await consumer.seek_to_end(*parts)
         for tp in parts:

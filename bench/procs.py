@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -93,12 +92,3 @@ def children() -> Iterator[Children]:
     finally:
         group.stop_all()
         signal.signal(signal.SIGTERM, previous)
-
-
-def wait_for(predicate: object, timeout_s: float, interval_s: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if callable(predicate) and predicate():
-            return True
-        time.sleep(interval_s)
-    return False

@@ -108,6 +108,14 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
                     f"{_num(_get(base, 'paced.latency.p99_ms'), ' ms', 1)}",
                 )
             )
+        if drain.get("sla_lag_left"):
+            out.append(
+                _row(
+                    "sla consumer, same batch",
+                    _num(drain.get("sla_rate_lower_bound"), " msg/s"),
+                    note=f"still {_num(drain.get('sla_lag_left'))} behind when the bench moved on",
+                )
+            )
         if drain.get("sla_caught_up_s") is not None:
             out.append(
                 _row(
@@ -154,7 +162,8 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
             _row(
                 "sla adopt timers at start",
                 _num(sla.get("refresh_rate"), " timers/s"),
-                note=f"{_num(sla.get('timers_in_heap'))} in the heap",
+                note=f"{_num(sla.get('timers_in_heap'))} in the heap,"
+                f" {_num(sla.get('bytes_per_timer'))} B of RSS per timer",
             )
         )
     memory = results.get("memory") or {}
@@ -173,6 +182,16 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     return out
 
 
+def warnings(results: Mapping[str, Any]) -> list[str]:
+    out = []
+    for phase in ("pipeline", "sla", "intake", "backlog"):
+        data = results.get(phase) or {}
+        for key in ("error", "disturbed"):
+            if data.get(key):
+                out.append(f"{phase}: {key}: {data[key]}")
+    return out
+
+
 def table(results: Mapping[str, Any]) -> str:
     header = ("measure", "value", "p50", "p99", "baseline", "notes")
     body = rows(results)
@@ -181,6 +200,7 @@ def table(results: Mapping[str, Any]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
         for r in (header, tuple("-" * w for w in widths), *body)
     ]
+    lines += [f"WARNING {w}" for w in warnings(results)]
     return "\n".join(lines)
 
 

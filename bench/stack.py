@@ -130,11 +130,15 @@ def service_pids(extra: dict[str, list[int]] | None = None) -> dict[str, list[in
 
 
 class CpuMeter:
-    """Cores used by each role between ``start()`` and ``stop()`` (1.0 = one core busy)."""
+    """Cores used by each role between ``start()`` and ``stop()`` (1.0 = one core busy).
+
+    A process that exits meanwhile (a PostgreSQL backend) takes its CPU time with it: roles are
+    a lower bound, and ``other`` (the rest of the machine's busy time) absorbs the difference."""
 
     def __init__(self, roles: dict[str, list[int]]) -> None:
         self._roles = roles
-        self._before: dict[str, float] = {}
+        self._before: dict[int, float] = {}
+        self._bench = 0.0
         self._started = 0.0
         self._children = 0.0
         self._busy = 0.0
@@ -151,23 +155,28 @@ class CpuMeter:
         return usage.children_user + usage.children_system
 
     def start(self) -> None:
-        self._before = {r: sum(cpu_seconds(p) for p in ps) for r, ps in self._roles.items()}
-        self._before["bench"] = sum(os.times()[:2])
+        self._before = {p: cpu_seconds(p) for pids in self._roles.values() for p in pids}
+        self._bench = sum(os.times()[:2])
         self._children = self._children_cpu()
         self._busy = self._machine_busy()
         self._started = time.monotonic()
 
-    def stop(self, load_tool_role: str | None = None) -> dict[str, float]:
-        """Cores per role; ``load_tool_role`` names the CPU of children that exited meanwhile
-        (wrk), which only ``os.times()`` still knows."""
+    def stop(self, children_role: str | None = None) -> dict[str, float]:
+        """Cores per role; ``children_role`` gets the CPU of the bench's children reaped
+        meanwhile (wrk, a finished child process), which only ``os.times()`` still knows."""
         elapsed = max(time.monotonic() - self._started, 1e-9)
-        cores = {
-            role: round((sum(cpu_seconds(p) for p in pids) - self._before[role]) / elapsed, 2)
-            for role, pids in self._roles.items()
-        }
-        cores["bench"] = round((sum(os.times()[:2]) - self._before["bench"]) / elapsed, 2)
-        if load_tool_role:
-            cores[load_tool_role] = round((self._children_cpu() - self._children) / elapsed, 2)
+        cores: dict[str, float] = {}
+        for role, pids in self._roles.items():
+            used = 0.0
+            for pid in pids:
+                now = cpu_seconds(pid)
+                if now:
+                    used += max(now - self._before.get(pid, 0.0), 0.0)
+            cores[role] = round(used / elapsed, 2)
+        cores["bench"] = round((sum(os.times()[:2]) - self._bench) / elapsed, 2)
+        if children_role:
+            reaped = (self._children_cpu() - self._children) / elapsed
+            cores[children_role] = round(cores.get(children_role, 0.0) + reaped, 2)
         busy = (self._machine_busy() - self._busy) / elapsed
         # Everything else on the machine (other users' jobs): large values make a run noisy.
         cores["other"] = round(max(busy - sum(cores.values()), 0.0), 2)

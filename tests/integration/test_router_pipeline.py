@@ -30,6 +30,7 @@ from aiokafka.structs import ConsumerRecord
 from services.router.identity import IdentityHasher
 from services.router.pipeline import RouterPipeline
 from services.router.rules import RulesHolder
+from shared.db import create_pool
 from shared.dead_letters import DeadLetter
 from shared.models import InboundMessage, TicketRouted, message_id_for
 from shared.topics import INBOUND, ROUTED, ROUTER_DEAD_LETTERS
@@ -491,7 +492,7 @@ async def test_text_postgres_cannot_hold_is_sanitized_or_dead_lettered_never_blo
     bootstrap = stack_env["KAFKA_BOOTSTRAP_SERVERS"]
 
     # 1. In-process, on the real database: which records would make the handler raise?
-    pool = await asyncpg.create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
+    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
     recorder = RecordingProducer()
     try:
         pipeline = RouterPipeline(
@@ -552,13 +553,23 @@ async def test_text_postgres_cannot_hold_is_sanitized_or_dead_lettered_never_blo
     )
 
 
-async def test_an_envelope_whose_message_id_is_not_a_uuid_is_dead_lettered(
-    stack_env: dict[str, str], run: str
+def _off_contract(run: str) -> dict[str, bytes]:
+    """Envelopes that decode but break what the rest of the system relies on."""
+    bad_id = msgspec.structs.replace(envelope(run, "bad-id"), message_id=f"not-a-uuid-{run}")
+    naive = msgspec.json.decode(_encode(envelope(run, "naive-time")))
+    naive["received_at"] = "2026-11-02T09:15:00"  # no offset: the SLA cannot place it in time
+    return {"message-id-not-a-uuid": _encode(bad_id), "received-at-without-offset": _encode(naive)}
+
+
+@pytest.mark.parametrize("case", ["message-id-not-a-uuid", "received-at-without-offset"])
+async def test_an_envelope_that_breaks_the_contract_is_dead_lettered(
+    stack_env: dict[str, str], run: str, case: str
 ) -> None:
-    """In-process only (see the module docstring): such a record must not raise out of handle."""
-    pool = await asyncpg.create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
+    """In-process only (see the module docstring): the record must not raise out of handle
+    (that would block its partition), nor be routed into an event other services reject."""
+    value = _off_contract(run)[case]
+    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
     recorder = RecordingProducer()
-    bad = msgspec.structs.replace(envelope(run, "bad-id"), message_id=f"not-a-uuid-{run}")
     try:
         pipeline = RouterPipeline(
             pool,
@@ -566,8 +577,12 @@ async def test_an_envelope_whose_message_id_is_not_a_uuid_is_dead_lettered(
             RulesHolder(None),
             IdentityHasher(b"switchboard-local"),
         )
-        await pipeline.handle([consumer_record(b"k", _encode(bad), 0)])
+        await pipeline.handle([consumer_record(b"k", value, 0)])
     finally:
         await pool.close()
-    [letter] = [_dead(v) for t, _, v in recorder.sent if t == ROUTER_DEAD_LETTERS]
-    assert letter.reason == "invalid_envelope"
+    for topic, _, event in recorder.sent:
+        if topic == ROUTED:
+            routed = _routed(event)
+            assert routed.ticket_created_at.tzinfo is not None, f"routed without offset: {event!r}"
+    letters = [_dead(v) for t, _, v in recorder.sent if t == ROUTER_DEAD_LETTERS]
+    assert [letter.reason for letter in letters] == ["invalid_envelope"]

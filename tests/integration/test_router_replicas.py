@@ -12,6 +12,7 @@ before deleting the row, and the relay published it again); consumers dedupe by 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 import uuid
@@ -38,9 +39,11 @@ from tests.integration.procs import (
 )
 
 MESSAGES = 3000
-HOLD_AT = 2000  # the rest of the stream waits (trickles) until the replica was killed
-CHUNK = 100
+HOLD_AT = 2500  # the rest of the stream waits (trickles) until the replica was killed
+WARM_CHUNK = 10
+BURST_CHUNK = 500  # 2,000 messages/s: more than the routers keep up with, so batches are full
 CHUNK_EVERY_S = 0.25
+BURST_BEFORE_KILL_S = 0.75
 REPLICA_PORTS = (18082, 18083)
 TEXTS = (
     "The app crashes every time I open it",
@@ -54,7 +57,7 @@ TEXTS = (
 )
 _encode = msgspec.json.Encoder().encode
 _routed = msgspec.json.Decoder(TicketRouted).decode
-_ROUTED_COUNTER = re.compile(r'^switchboard_router_messages_total\{outcome="routed"\} (\S+)$', re.M)
+_COUNTER = r'^switchboard_router_messages_total\{{outcome="{}"\}} (\S+)$'
 
 
 def stream(run: str) -> list[InboundMessage]:
@@ -72,24 +75,38 @@ def stream(run: str) -> list[InboundMessage]:
     ]
 
 
-async def routed_by(http: aiohttp.ClientSession, replica: ServiceProcess) -> float:
-    async with http.get(f"{replica.url}/metrics") as resp:
-        match = _ROUTED_COUNTER.search(await resp.text())
+async def counted(http: aiohttp.ClientSession, url: str, outcome: str = "routed") -> float:
+    """A router's switchboard_router_messages_total{outcome=...} (0 when not exported yet)."""
+    async with http.get(f"{url}/metrics") as resp:
+        match = re.search(_COUNTER.format(outcome), await resp.text(), re.M)
     return float(match.group(1)) if match else 0.0
+
+
+async def duplicates_seen(urls: list[str]) -> float:
+    """Records the routers skipped as already stored: redeliveries after the crash."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
+        total = 0.0
+        for url in urls:
+            with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                total += await counted(http, url, "duplicate")
+        return total
 
 
 @dataclass
 class Progress:
     produced: int = 0
+    warm: asyncio.Event = field(default_factory=asyncio.Event)
+    burst_since: float | None = None
     killed: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 async def produce_stream(
     bootstrap: str, messages: list[InboundMessage], progress: Progress
 ) -> float:
-    """Produce at a steady pace; from HOLD_AT on, only a trickle until ``killed``.
+    """Warm-up trickle until every replica routes, then a burst faster than the routers go.
 
-    Returns the seconds the stream waited for the kill.
+    From HOLD_AT on the burst falls back to a trickle until the victim was killed, so the kill
+    always comes mid-stream. Returns the seconds the stream waited for the kill.
     """
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
     await producer.start()
@@ -98,12 +115,16 @@ async def produce_stream(
         i = 0
         hold_deadline: float | None = None
         while i < len(messages):
-            size = CHUNK
-            if i >= HOLD_AT and not progress.killed.is_set():
+            if not progress.warm.is_set():
+                size = WARM_CHUNK
+            elif i >= HOLD_AT and not progress.killed.is_set():
                 hold_deadline = hold_deadline or time.monotonic() + 60
-                assert time.monotonic() < hold_deadline, "the replica never routed while held"
-                size = 5
+                assert time.monotonic() < hold_deadline, "the victim was not killed while held"
+                size = WARM_CHUNK
                 held += CHUNK_EVERY_S
+            else:
+                size = BURST_CHUNK
+                progress.burst_since = progress.burst_since or time.monotonic()
             chunk = messages[i : i + size]
             futures = [
                 await producer.send(INBOUND, key=m.conversation_key.encode(), value=_encode(m))
@@ -119,24 +140,34 @@ async def produce_stream(
 
 
 async def kill_while_routing(
-    victim: ServiceProcess, progress: Progress, timeout: float = 90
+    replicas: list[ServiceProcess], progress: Progress, timeout: float = 90
 ) -> tuple[float, int]:
-    """SIGKILL the victim right after its routed counter rose (it is busy).
+    """Once every replica routes, SIGKILL the first one inside the burst, right after its routed
+    counter rose (a backlog is waiting: it is in the middle of a batch or about to fetch one).
 
     Returns what the victim had routed by then and how much of the stream was produced.
     """
+    victim = replicas[0]
     deadline = time.monotonic() + timeout
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
-        before = await routed_by(http, victim)
+        while not progress.warm.is_set():
+            assert time.monotonic() < deadline, "not every replica got partitions"
+            routed = [await counted(http, r.url) for r in replicas]
+            if all(routed):
+                progress.warm.set()
+            await asyncio.sleep(0.2)
+        before = await counted(http, victim.url)
         while time.monotonic() < deadline:
-            await asyncio.sleep(0.15)
-            now = await routed_by(http, victim)
-            if now > before > 0:
+            await asyncio.sleep(0.1)
+            now = await counted(http, victim.url)
+            burst = progress.burst_since
+            in_burst = burst is not None and time.monotonic() - burst >= BURST_BEFORE_KILL_S
+            if in_burst and now > before:
                 await victim.kill()
                 progress.killed.set()
                 return now, progress.produced
             before = now
-    raise AssertionError(f"{victim.name} never routed anything within {timeout}s")
+    raise AssertionError(f"{victim.name} did not route in the burst within {timeout}s")
 
 
 async def wait_stored(db: asyncpg.Connection, ids: list[uuid.UUID], timeout: float) -> float:
@@ -195,12 +226,14 @@ async def test_killing_a_router_replica_mid_stream_loses_and_duplicates_nothing(
             for replica in replicas:
                 replica.start()
             await asyncio.gather(*(r.wait_ready(90) for r in replicas))
+            survivors = [replicas[1].url, stack_env["ROUTER_URL"]]
+            duplicates_before = await duplicates_seen(survivors)
 
             progress = Progress()
             started = time.monotonic()
             held, (victim_routed, produced_at_kill) = await asyncio.gather(
                 produce_stream(bootstrap, messages, progress),
-                kill_while_routing(victim, progress),
+                kill_while_routing(replicas, progress),
             )
             assert not victim.alive()
             assert produced_at_kill < MESSAGES, "the kill came after the whole stream"
@@ -208,6 +241,7 @@ async def test_killing_a_router_replica_mid_stream_loses_and_duplicates_nothing(
             stored_s = await wait_stored(db, ids, timeout=150)
             await wait_committed(bootstrap, inbound_end, timeout=30)
             assert replicas[1].alive(), "the surviving replica died"
+            redelivered = await duplicates_seen(survivors) - duplicates_before
 
         rows = await db.fetch(
             "SELECT m.message_id, m.ticket_id, t.conversation_key FROM messages m"
@@ -225,8 +259,14 @@ async def test_killing_a_router_replica_mid_stream_loses_and_duplicates_nothing(
 
         wanted = {m.message_id for m in messages}
 
+        seen: set[str] = set()
+        read = 0
+
         def all_seen(records: Records) -> bool:
-            return wanted <= {_routed(r.value).message_id for r in records}
+            nonlocal read
+            seen.update(_routed(r.value).message_id for r in records[read:])
+            read = len(records)
+            return wanted <= seen
 
         records = await read_topic(
             bootstrap, ROUTED, start=routed_start, done=all_seen, timeout=60, settle_s=2.0
@@ -245,10 +285,12 @@ async def test_killing_a_router_replica_mid_stream_loses_and_duplicates_nothing(
         assert all(len(values[mid]) == 1 for mid in duplicated)
         print(
             f"\nrouter replicas: {MESSAGES} messages, victim routed {victim_routed:.0f} before"
-            f" SIGKILL at {produced_at_kill} produced, stream held {held:.1f}s for the kill, all stored {stored_s:.1f}s after"
-            f" the stream ({time.monotonic() - started:.1f}s in all); events on {ROUTED}:"
+            f" SIGKILL at {produced_at_kill} produced, stream held {held:.1f}s for the kill,"
+            f" all stored {stored_s:.1f}s after the stream ({time.monotonic() - started:.1f}s in"
+            f" all); events on {ROUTED}:"
             f" {len(ours)} for {len(copies)} messages, {len(duplicated)} duplicated"
-            f" ({sum(duplicated.values()) - len(duplicated)} extra copies)"
+            f" ({sum(duplicated.values()) - len(duplicated)} extra copies); the survivors skipped"
+            f" {redelivered:.0f} redelivered records the victim had stored but not committed"
         )
     finally:
         await db.close()

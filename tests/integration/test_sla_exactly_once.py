@@ -103,8 +103,12 @@ async def restarts(replicas: list[ServiceProcess], t0: float) -> list[str]:
     log: list[str] = []
     graceful, crashed = replicas
     await asyncio.sleep(max(t0 + TERM_AT_S - time.monotonic(), 0))
+    sent = time.monotonic()
     code = await graceful.stop(timeout=25)
-    log.append(f"{graceful.name} SIGTERM at {time.monotonic() - t0:.1f}s (exit {code})")
+    log.append(
+        f"{graceful.name} SIGTERM at {sent - t0:.1f}s, exit {code} after"
+        f" {time.monotonic() - sent:.1f}s"
+    )
     graceful.start()
     ready = await graceful.wait_ready(60)
     log.append(f"{graceful.name} ready again after {ready:.1f}s")

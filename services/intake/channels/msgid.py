@@ -29,26 +29,25 @@ def normalize_message_id(raw: str) -> str | None:
 
 
 def parse_id_list(raw: str | list[str] | None) -> list[str]:
-    """Ids of an In-Reply-To/References value: ``<a> <b>``, ``a b`` or a JSON list of either."""
+    """Ids of an In-Reply-To/References value: ``<a> <b>``, ``a b`` or a JSON list of either.
+
+    Chains longer than 100 keep the root and the 99 most recent ids.
+    """
     if not raw:
         return []
     values = raw if isinstance(raw, list) else [raw]
-    ids: list[str] = []
-    for value in values:
-        pieces = _BRACKETED.findall(value) or _SEPARATORS.split(value)
-        for piece in pieces:
-            normal = normalize_message_id(piece)
-            if normal is not None:
-                ids.append(normal)
-    return ids
+    pieces = [
+        p for value in values for p in (_BRACKETED.findall(value) or _SEPARATORS.split(value))
+    ]
+    if len(pieces) > _MAX_REFERENCES:  # the root and the most recent ones are what threading needs
+        pieces = pieces[:1] + pieces[-(_MAX_REFERENCES - 1) :]
+    return [normal for piece in pieces if (normal := normalize_message_id(piece)) is not None]
 
 
 def thread(own_id: str, in_reply_to: list[str], references: list[str]) -> tuple[str, list[str]]:
     """(conversation root, envelope references): the root is the first of References, else
     In-Reply-To, else the message itself; references are In-Reply-To + References, deduplicated,
-    without the message's own id. Very long chains keep the root and the 99 most recent."""
-    if len(references) > _MAX_REFERENCES:
-        references = references[:1] + references[-(_MAX_REFERENCES - 1) :]
+    without the message's own id."""
     root = references[0] if references else in_reply_to[0] if in_reply_to else own_id
     seen = {own_id}
     chain: list[str] = []

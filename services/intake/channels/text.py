@@ -10,6 +10,7 @@ import html
 import re
 
 _MAX_HTML_TEXT = 200_000
+_MAX_QUOTE_DEPTH = 10
 _SKIP_TAGS = "script|style|title|template|noscript|xml|head"
 _BLOCK_TAGS = frozenset(
     {
@@ -22,14 +23,13 @@ _BLOCK_TAGS = frozenset(
 # to the end of the input, so one pass is linear even on hostile markup (``html.parser`` takes
 # seconds on a megabyte of ``<!``).
 _TOKEN = re.compile(
-    r"(?P<text>[^<]+)"
+    r"(?P<text>(?:[^<]|<(?![a-zA-Z!?/]))+)"
     r"|<!--.*?(?:-->|\Z)"
     rf"|<(?P<skip>{_SKIP_TAGS})\b(?:\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)|[^'\">])*(?:>|\Z)"
     r".*?(?:</(?P=skip)\s*>|\Z)"
     r"|<(?P<end>/?)(?P<tag>[a-zA-Z][a-zA-Z0-9:-]*)"
     r"(?:\"[^\"]*(?:\"|\Z)|'[^']*(?:'|\Z)|[^'\">])*(?:>|\Z)"
-    r"|<[!?/][^>]*(?:>|\Z)"
-    r"|(?P<stray><)",
+    r"|<[!?/][^>]*(?:>|\Z)",
     re.DOTALL | re.IGNORECASE,
 )
 _SPACES = re.compile(r"[ \t\n\r\f\v\xa0\u3000]+")
@@ -52,7 +52,8 @@ class _Lines:
         if self.pre_depth == 0:
             line = line.strip(" ")
         if line or keep_blank:
-            self.lines.append("> " * self.quote_depth + line)
+            line = "> " * min(self.quote_depth, _MAX_QUOTE_DEPTH) + line
+            self.lines.append(line)
             self.size += len(line) + 1
 
     def tag(self, name: str, closing: bool) -> None:
@@ -90,8 +91,6 @@ def html_to_text(markup: str) -> str:
             out.text(html.unescape(text))
         elif (tag := match["tag"]) is not None:
             out.tag(tag.lower(), bool(match["end"]))
-        elif match["stray"] is not None:
-            out.text("<")
     out.flush()
     return _BLANK_RUNS.sub("\n\n", "\n".join(out.lines)).strip()
 

@@ -29,6 +29,17 @@ def rule_reason(hit: Phrase) -> str:
     return f"rule {hit.rule_id} matched '{hit.text}' ({hit.lang})"
 
 
+def rule_reasons(hits: list[Phrase]) -> tuple[str, ...]:
+    """One reason per rule: its first matching phrase."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for hit in hits:
+        if hit.rule_id not in seen:
+            seen.add(hit.rule_id)
+            out.append(rule_reason(hit))
+    return tuple(out)
+
+
 class Classifier:
     """Holds the rules and the model with its classes already mapped onto intents and groups."""
 
@@ -38,13 +49,15 @@ class Classifier:
         self._group_of = {name: SKILL_GROUPS.index(i.group) for name, i in rules.intents.items()}
         intents: list[str] = []
         if model is not None:
+            mapping = model.label_map
             for label in model.classes:
-                intents.append(self._label_intent(label))
+                intents.append(self._label_intent(mapping.get(label, label)))
         self._class_intent = intents
         self._class_group = np.array(
             [self._group_of.get(i, -1) for i in intents] or [0], dtype=np.intp
         )
         self._known = self._class_group >= 0
+        self._bins = np.where(self._known, self._class_group, 0)
 
     def _label_intent(self, label: str) -> str:
         rules = self._rules
@@ -53,28 +66,28 @@ class Classifier:
         group = label.split(".", 1)[0]
         return rules.group_intent.get(group, "")
 
-    def classify(self, text: str, units: list[str], ivr: Sequence[str]) -> Classification:
+    def classify(self, text: str, hits: list[Phrase], ivr: Sequence[str]) -> Classification:
+        """`hits`: the intent rules that matched `text`, in text order."""
         rules = self._rules
-        hits = rules.phrases.find(units)
         ivr_key, ivr_intent = self._ivr(ivr)
         ivr_reason = f"ivr {ivr_key} -> {ivr_intent}" if ivr_intent else ""
         security = [h for h in hits if self._group_of[h.intent] == _SECURITY]
         if ivr_intent and self._group_of[ivr_intent] == _SECURITY:
-            reasons = (ivr_reason, *map(rule_reason, security))
-            return Classification(ivr_intent, reasons)
+            return Classification(ivr_intent, (ivr_reason, *rule_reasons(security)))
         if security:
             best = max(security, key=lambda h: h.weight)
-            return Classification(best.intent, tuple(map(rule_reason, security)))
+            return Classification(best.intent, rule_reasons(security))
 
-        scores = np.zeros(len(SKILL_GROUPS), dtype=np.float64)
         probs = self._model.predict(text) if self._model is not None and text else None
         if probs is not None:
             probs = np.where(self._known, probs, 0.0)
-            np.add.at(scores, self._class_group, probs)
-            if scores[_SECURITY] >= rules.model.security_threshold:
-                intent = self._model_intent(probs, _SECURITY) or rules.group_intent["security"]
-                return Classification(intent, (f"model: security {scores[_SECURITY]:.2f}",))
+            scores = np.bincount(self._bins, weights=probs, minlength=len(SKILL_GROUPS))
+        else:
+            scores = np.zeros(len(SKILL_GROUPS), dtype=np.float64)
         model_scores = scores.copy()
+        boosted = scores[_SECURITY] >= rules.model.security_threshold
+        if boosted:
+            scores[_SECURITY] += rules.model.security_boost
         best_rule: dict[int, Phrase] = {}
         for hit in hits:
             g = self._group_of[hit.intent]
@@ -92,11 +105,13 @@ class Classifier:
             why = "; ".join(x for x in ("no rule matched", unsure) if x)
             return Classification(rules.fallback_intent, (f"{why} -> {rules.fallback_intent}",))
 
-        reasons = [rule_reason(h) for h in hits if self._group_of[h.intent] == g]
+        reasons = list(rule_reasons([h for h in hits if self._group_of[h.intent] == g]))
         if ivr_intent and self._group_of[ivr_intent] == g:
             reasons.append(ivr_reason)
         if probs is not None and model_scores[g] >= 0.01:
             reasons.append(f"model: {group} {model_scores[g]:.2f}")
+        if g == _SECURITY and boosted:
+            reasons.append(f"model: security lane at or above {rules.model.security_threshold}")
         if g in best_rule:
             intent = best_rule[g].intent
         else:

@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from .datasets import DatasetError, Example, load_skill_map, read_examples
+from .datasets import DatasetError, Example, load_skill_map, read_examples, training_labels
 from .decision import Triage, TriageInput
 from .evaluation import Report, kfold, score
 from .model import LinearModel, ModelError
 from .rules import Rules, RulesError, load_rules
+from .training import DEFAULT_C, DEFAULT_MIN_DF, fit
 
 CHANNELS = ("phone", "email", "chat", "social")
 
@@ -159,7 +160,7 @@ def _kfold(rules: Rules, examples: list[Example], args: argparse.Namespace) -> R
         examples,
         args.kfold,
         extra=extra,
-        train_label=lambda e: fine.get(e.raw_label, e.label),
+        fine=fine,
         seed=args.seed,
         progress=lambda msg: print(msg, file=sys.stderr),
     )
@@ -171,11 +172,9 @@ def train(argv: Sequence[str]) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="labelled CSV or JSONL")
     parser.add_argument("--out", type=Path, required=True, help="model file to write (.npz)")
     _data_args(parser)
-    parser.add_argument("--c", type=float, default=20.0, help="inverse regularisation")
-    parser.add_argument("--min-df", type=int, default=2, help="drop rarer features")
+    parser.add_argument("--c", type=float, default=DEFAULT_C, help="inverse regularisation")
+    parser.add_argument("--min-df", type=int, default=DEFAULT_MIN_DF, help="drop rarer features")
     args = parser.parse_args(argv)
-    from .training import fit
-
     try:
         rules = load_rules(args.rules)
         examples = read_examples(
@@ -185,9 +184,11 @@ def train(argv: Sequence[str]) -> int:
             label_col=args.label_col,
             skill_map=load_skill_map(args.skill_map),
         )
+        labels, label_map = training_labels(examples)
         model = fit(
             [e.text for e in examples],
-            [e.label for e in examples],
+            labels,
+            label_map=label_map,
             c=args.c,
             min_df=args.min_df,
             sources=[p.name for p in args.files],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +29,24 @@ class Example:
     label: str  # an intent of the rules or a skill group
     group: str
     fields: Mapping[str, object] = field(default_factory=dict)
+
+
+def training_labels(
+    examples: Sequence[Example], fine: Mapping[str, str] | None = None
+) -> tuple[list[str], dict[str, str]]:
+    """Labels to fit on, and how the model maps them back onto our intents or groups.
+
+    Foreign labels are kept as classes (Banking77's 77 categories rather than our 46 intents
+    or 8 groups): finer classes separate better, and the stored map resolves them.
+    """
+    labels: list[str] = []
+    label_map: dict[str, str] = {}
+    for example in examples:
+        target = (fine or {}).get(example.raw_label, example.label)
+        labels.append(example.raw_label)
+        if target != example.raw_label:
+            label_map[example.raw_label] = target
+    return labels, label_map
 
 
 def load_skill_map(path: Path | None) -> dict[str, str]:

@@ -16,7 +16,7 @@ from .language import detect_language
 from .model import LinearModel, ModelError
 from .priority import Signals, decide_priority, is_vip
 from .redaction import Redaction, redact
-from .rules import Rules, RulesError, load_rules
+from .rules import COMPLAINT, MONEY, Rules, RulesError, load_rules
 from .textnorm import normalize, units
 
 _EMPTY: Mapping[str, object] = MappingProxyType({})
@@ -65,11 +65,10 @@ class Triage:
         text = "\n".join(p for p in (item.subject, item.text) if p and p.strip())
         if not text and item.quoted:
             text = item.quoted  # nothing new was written: the history is all we have
-        text_units = units(normalize(text))
-        found = self._classifier.classify(text, text_units, item.ivr_selection)
-        mods = self.rules.modifiers
-        complaint = mods.complaint.find(text_units)
-        money = mods.money.find(text_units)
+        hits = self.rules.phrases.find(units(normalize(text)))
+        found = self._classifier.classify(text, [h for h in hits if h.intent], item.ivr_selection)
+        complaint = [h for h in hits if h.rule_id == COMPLAINT]
+        money = [h for h in hits if h.rule_id == MONEY]
         signals = Signals(
             public_social=item.channel == "social"
             and (item.visibility or "").strip().lower() == "public",

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from .datasets import Example
+from .datasets import Example, training_labels
 from .decision import Triage, TriageInput
 from .rules import SKILL_GROUPS, Rules
 from .training import fit
@@ -104,11 +104,14 @@ def kfold(
     k: int,
     *,
     extra: Sequence[Example] = (),
-    train_label: Callable[[Example], str] = lambda e: e.label,
+    fine: Mapping[str, str] | None = None,
     seed: int = 0,
     progress: Callable[[str], None] = lambda _: None,
 ) -> Report:
-    """Stratified k-fold: each fold's model is fitted on the other folds (plus `extra`)."""
+    """Stratified k-fold: each fold's model is fitted on the other folds (plus `extra`).
+
+    `fine` maps raw labels to finer training targets than the judged ones (e.g. our intents).
+    """
     by_label: dict[str, list[int]] = defaultdict(list)
     for i, example in enumerate(examples):
         by_label[example.raw_label].append(i)
@@ -125,7 +128,8 @@ def kfold(
     for fold in range(k):
         train = [e for e, f in zip(examples, fold_of, strict=True) if f != fold] + list(extra)
         test = [e for e, f in zip(examples, fold_of, strict=True) if f == fold]
-        model = fit([e.text for e in train], [train_label(e) for e in train])
+        labels, label_map = training_labels(train, fine)
+        model = fit([e.text for e in train], labels, label_map=label_map)
         score(Triage(rules, model), test, report)
         progress(f"fold {fold + 1}/{k}: {len(train)} train, {len(test)} test")
     return report

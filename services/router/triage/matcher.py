@@ -49,18 +49,34 @@ def compile_pattern(phrase: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+# id, phrase, units (no gaps) or gap-separated segments, simple, gap
+_Entry = tuple[int, "Phrase", list[list[str]], bool, int]
+
+
 class PhraseMatcher:
-    """All phrases of one rule set; `find` returns each matching phrase once, in text order."""
+    """All phrases of one rule set; `find` returns each matching phrase once, in text order.
+
+    Phrases are indexed by their first two units when both are literal (Chinese phrases share
+    first characters such as 充 or 卡, so one character alone would leave dozens of candidates),
+    else by the first unit, and by prefix for `~` heads.
+    """
 
     def __init__(self, phrases: Iterable[Phrase]) -> None:
-        self._exact: dict[str, list[Phrase]] = {}
-        self._prefix: dict[str, list[Phrase]] = {}
-        for phrase in phrases:
-            head = phrase.pattern[0]
+        self._one: dict[str, list[_Entry]] = {}
+        self._two: dict[str, list[_Entry]] = {}
+        self._prefix: dict[str, list[_Entry]] = {}
+        for n, phrase in enumerate(phrases):
+            pattern = list(phrase.pattern)
+            simple = not any(u == "*" or u.endswith("~") for u in pattern)
+            segments = [seg.split("\x00") for seg in "\x00".join(pattern).split("\x00*\x00")]
+            entry: _Entry = (n, phrase, segments, simple, GAP[phrase.lang])
+            head = pattern[0]
             if head.endswith("~"):
-                self._prefix.setdefault(head[:-1], []).append(phrase)
+                self._prefix.setdefault(head[:-1], []).append(entry)
+            elif len(pattern) > 1 and pattern[1] != "*" and not pattern[1].endswith("~"):
+                self._two.setdefault(f"{head}\x00{pattern[1]}", []).append(entry)
             else:
-                self._exact.setdefault(head, []).append(phrase)
+                self._one.setdefault(head, []).append(entry)
         self._prefix_lens = sorted({len(k) for k in self._prefix})
 
     def find(self, text_units: list[str]) -> list[Phrase]:
@@ -70,42 +86,56 @@ class PhraseMatcher:
             return [h for h in hits if not h.negate and h.rule_id not in cancelled]
         return hits
 
-    def _scan(self, text_units: list[str]) -> list[Phrase]:
-        seen: set[Phrase] = set()
+    def _scan(self, text: list[str]) -> list[Phrase]:
+        seen: set[int] = set()
         hits: list[Phrase] = []
-        exact, prefix, lens = self._exact, self._prefix, self._prefix_lens
-        for i, unit in enumerate(text_units):
-            candidates = exact.get(unit)
-            if lens:
-                for n in lens:
-                    more = prefix.get(unit[:n]) if len(unit) >= n else None
-                    if more:
-                        candidates = more if candidates is None else candidates + more
-            if not candidates:
-                continue
-            for phrase in candidates:
-                if phrase not in seen and _match(phrase.pattern, 0, text_units, i, GAP[phrase.lang]):
-                    seen.add(phrase)
-                    hits.append(phrase)
+        one, two, prefix, lens = self._one, self._two, self._prefix, self._prefix_lens
+        last = len(text) - 1
+        for i, unit in enumerate(text):
+            found = [one.get(unit), two.get(f"{unit}\x00{text[i + 1]}") if i < last else None]
+            for size in lens:
+                if len(unit) >= size:
+                    found.append(prefix.get(unit[:size]))
+            for candidates in found:
+                if not candidates:
+                    continue
+                for n, phrase, segments, simple, gap in candidates:
+                    if n in seen:
+                        continue
+                    if simple:
+                        ok = text[i : i + len(segments[0])] == segments[0]
+                    else:
+                        ok = _match(segments, 0, text, i, gap)
+                    if ok:
+                        seen.add(n)
+                        hits.append(phrase)
         return hits
 
 
-def _unit_ok(want: str, unit: str) -> bool:
-    if want.endswith("~"):
-        return unit.startswith(want[:-1])
-    return unit == want
+def _match(segments: list[list[str]], k: int, text: list[str], i: int, gap: int) -> bool:
+    """Segment k matches at i, and the rest follow within `gap` units of each other."""
+    segment = segments[k]
+    if not _segment_at(segment, text, i):
+        return False
+    if k + 1 == len(segments):
+        return True
+    lo = i + len(segment)
+    hi = min(lo + gap, len(text) - 1) + 1
+    head = segments[k + 1][0]
+    if head[-1] == "~":
+        stem = head[:-1]
+        starts = [j for j in range(lo, hi) if text[j].startswith(stem)]
+    elif head in text[lo:hi]:
+        starts = [j for j in range(lo, hi) if text[j] == head]
+    else:
+        return False
+    return any(_match(segments, k + 1, text, j, gap) for j in starts)
 
 
-def _match(pattern: tuple[str, ...], p: int, text: list[str], i: int, gap: int) -> bool:
-    while p < len(pattern):
-        want = pattern[p]
-        if want == "*":
-            return any(
-                _match(pattern, p + 1, text, j, gap)
-                for j in range(i, min(i + gap, len(text)) + 1)
-            )
-        if i >= len(text) or not _unit_ok(want, text[i]):
+def _segment_at(segment: list[str], text: list[str], i: int) -> bool:
+    if i + len(segment) > len(text):
+        return False
+    for want, unit in zip(segment, text[i : i + len(segment)], strict=True):
+        if unit != want and not (want[-1] == "~" and unit.startswith(want[:-1])):
             return False
-        p += 1
-        i += 1
     return True

@@ -60,6 +60,12 @@ class LinearModel:
             raise ModelError(f"{source}: weight matrix does not match vocabulary and classes")
         return model
 
+    @property
+    def label_map(self) -> dict[str, str]:
+        """Foreign training labels -> our intent or skill group (empty when all are ours)."""
+        raw = self.meta.get("label_map")
+        return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+
     def save(self, path: Path) -> None:
         vocab = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
         np.savez_compressed(

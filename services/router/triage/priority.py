@@ -41,7 +41,9 @@ def decide_priority(rules: Rules, intent: str, signals: Signals) -> tuple[str, t
     if signals.money is not None and spec.group in mods.money_groups:
         level = min(level, PRIORITIES.index(mods.money_min))
         hit = signals.money
-        reasons.append(f"modifier: money at risk '{hit.text}' ({hit.lang}) -> at least {mods.money_min}")
+        reasons.append(
+            f"modifier: money at risk '{hit.text}' ({hit.lang}) -> at least {mods.money_min}"
+        )
     if signals.public_social:
         level = min(level, PRIORITIES.index(mods.public_social_min))
         reasons.append(f"modifier: public social post -> at least {mods.public_social_min}")

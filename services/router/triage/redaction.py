@@ -71,9 +71,11 @@ _NOT_SECRET = re.compile(
     re.IGNORECASE,
 )
 _CN_MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}(?!\d)")
-_PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64"
-    " 65 71 81 82 83 91".split()
+_PROVINCES = frozenset(  # GB/T 2260 province-level codes
+    re.findall(
+        r"\d\d", "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61"
+    )
+    + re.findall(r"\d\d", "62 63 64 65 71 81 82 83 91")
 )
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"
@@ -99,7 +101,7 @@ def resident_id_ok(value: str) -> bool:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
         return False
-    if not 1900 <= born.year or born > datetime.now(UTC).date():
+    if born.year < 1900 or born > datetime.now(UTC).date():
         return False
     check = sum(int(c) * w for c, w in zip(value[:17], _ID_WEIGHTS, strict=True)) % 11
     return value[17].upper() == _ID_CHECK[check]

@@ -48,6 +48,7 @@ class ModelSettings:
     rule_weight: float
     ivr_weight: float
     security_threshold: float
+    security_boost: float
     min_confidence: float
 
 
@@ -58,10 +59,8 @@ class Modifiers:
     vip_attributes: dict[str, frozenset[str]]
     complaint_raise: int
     complaint_intents: frozenset[str]
-    complaint: PhraseMatcher
     money_min: str
     money_groups: frozenset[str]
-    money: PhraseMatcher
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +68,7 @@ class Rules:
     intents: dict[str, Intent]
     group_intent: dict[str, str]
     fallback_intent: str
-    phrases: PhraseMatcher
+    phrases: PhraseMatcher  # intent rules and modifier phrases (intent "") together
     ivr: dict[str, str]
     modifiers: Modifiers
     model: ModelSettings
@@ -137,12 +136,26 @@ def _build(raw: dict[str, Any], source: Path) -> Rules:
         intents=intents,
         group_intent=group_intent,
         fallback_intent=fallback,
-        phrases=PhraseMatcher(phrases),
+        phrases=PhraseMatcher(
+            phrases + _modifier_phrases(_mapping(raw.get("modifiers"), "modifiers"))
+        ),
         ivr=ivr,
         modifiers=_modifiers(_mapping(raw.get("modifiers"), "modifiers"), intent_ref),
         model=_model(_mapping(raw.get("model", {}), "model"), source),
         source=source,
     )
+
+
+COMPLAINT, MONEY = "modifier.complaint", "modifier.money_at_risk"
+
+
+def _modifier_phrases(raw: dict[str, Any]) -> list[Phrase]:
+    """Modifier phrases ride in the same matcher as the rules (one scan per message)."""
+    out: list[Phrase] = []
+    for name, rule_id in (("complaint", COMPLAINT), ("money_at_risk", MONEY)):
+        body = _mapping(raw.get(name), f"modifiers.{name}")
+        out += _phrases(body, f"modifiers.{name}", rule_id, "")
+    return out
 
 
 def _modifiers(raw: dict[str, Any], intent_ref: Any) -> Modifiers:
@@ -172,7 +185,6 @@ def _modifiers(raw: dict[str, Any], intent_ref: Any) -> Modifiers:
             intent_ref(i, "modifiers.complaint.intents")
             for i in _list(complaint.get("intents", []), "modifiers.complaint.intents")
         ),
-        complaint=PhraseMatcher(_phrases(complaint, "modifiers.complaint", "complaint", "")),
         money_min=_choice(
             money.get("min_priority"),
             PRIORITIES,
@@ -183,7 +195,6 @@ def _modifiers(raw: dict[str, Any], intent_ref: Any) -> Modifiers:
             _choice(g, SKILL_GROUPS, "modifiers.money_at_risk.groups", "skill group")
             for g in _list(money.get("groups"), "modifiers.money_at_risk.groups")
         ),
-        money=PhraseMatcher(_phrases(money, "modifiers.money_at_risk", "money_at_risk", "")),
     )
 
 
@@ -198,12 +209,24 @@ def _model(raw: dict[str, Any], source: Path) -> ModelSettings:
             raise RulesError(f"model.{key}: expected a non-negative number, got {value!r}")
         return float(value)
 
-    _only(raw, "model", {"file", "rule_weight", "ivr_weight", "security_threshold", "min_confidence"})
+    _only(
+        raw,
+        "model",
+        {
+            "file",
+            "rule_weight",
+            "ivr_weight",
+            "security_threshold",
+            "security_boost",
+            "min_confidence",
+        },
+    )
     return ModelSettings(
         file=(source.parent / file) if file else None,
         rule_weight=num("rule_weight", 0.6),
         ivr_weight=num("ivr_weight", 0.5),
         security_threshold=num("security_threshold", 0.5),
+        security_boost=num("security_boost", 1.0),
         min_confidence=num("min_confidence", 0.3),
     )
 

@@ -8,7 +8,7 @@ vocabulary and IDF it learns are exactly what inference recomputes.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
 import numpy as np
@@ -16,7 +16,7 @@ import numpy as np
 from .features import features
 from .model import FORMAT, LinearModel
 
-DEFAULT_C = 20.0
+DEFAULT_C = 60.0
 DEFAULT_MIN_DF = 2
 
 
@@ -27,8 +27,12 @@ def fit(
     c: float = DEFAULT_C,
     min_df: int = DEFAULT_MIN_DF,
     sources: Sequence[str] = (),
+    label_map: Mapping[str, str] | None = None,
 ) -> LinearModel:
-    """TF-IDF (sublinear tf, l2) + multinomial logistic regression over `labels`."""
+    """TF-IDF (sublinear tf, l2) + multinomial logistic regression over `labels`.
+
+    `label_map` (stored in the model) maps labels that are not our own onto an intent or group.
+    """
     try:
         from sklearn.feature_extraction.text import (  # type: ignore[import-untyped]
             TfidfVectorizer,
@@ -63,5 +67,6 @@ def fit(
             "sources": list(sources),
             "c": c,
             "min_df": min_df,
+            "label_map": dict(label_map or {}),
         },
     )

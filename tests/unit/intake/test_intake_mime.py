@@ -262,3 +262,24 @@ def test_charset_decoding_never_fails() -> None:
     assert decode_bytes("碁".encode("cp950"), "big5") == "碁"
     assert decode_bytes(b"\xff\xfe\xfd", "utf-8")
     assert decode_bytes(b"abc", "base64") == "abc"
+
+
+def test_shapes_no_client_produces_are_refused_early() -> None:
+    many_parts = (
+        b"From: a@b.cn\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + b"--b\r\n\r\nx\r\n" * 6_000
+    )
+    many_headers = b"From: a@b.cn\r\n" + b"X-Spam: y\r\n" * 4_000 + b"\r\nbody"
+    for raw in (many_parts, many_headers):
+        with pytest.raises(InvalidInput) as error:
+            post_mime(raw)
+        assert (error.value.field, error.value.status) == ("body", 400)
+
+
+def test_very_long_reference_chains_keep_root_and_recent_ids() -> None:
+    references = " ".join(f"<m{i}@x.cn>" for i in range(500))
+    raw = mail(std_headers(References=references), "text/plain", b"hi")
+    message = post_mime(raw)
+    assert message.conversation_key == "email:m0@x.cn"
+    assert len(message.references) == 100
+    assert message.references[0] == "m0@x.cn" and message.references[-1] == "m499@x.cn"

@@ -200,3 +200,19 @@ def test_forward_without_comment_keeps_everything_as_body() -> None:
 )
 def test_plain_text_is_not_mistaken_for_history(text: str) -> None:
     assert split_reply(text) == (text, "")
+
+
+def test_html_keeps_stray_angle_brackets_and_unclosed_constructs_end_the_text() -> None:
+    assert html_to_text("1 < 2 and 3 > 2 <3") == "1 < 2 and 3 > 2 <3"
+    assert html_to_text("before<!-- never closed") == "before"
+    assert html_to_text('before<a href="never closed>after') == "before"
+    assert html_to_text("<p title='a>b'>x</p>") == "x"
+    assert html_to_text("<SCRIPT type=x>var a = '<p>';</SCRIPT>visible") == "visible"
+
+
+def test_hostile_html_is_bounded() -> None:
+    assert html_to_text("<!" * 50_000) == ""
+    assert html_to_text("<a " * 30_000) == ""
+    nested = html_to_text("<blockquote>x" * 1_000)
+    assert max(len(line) for line in nested.split("\n")) <= len("> " * 10 + "x")
+    assert len(html_to_text("<p>x" * 300_000)) <= 200_002

@@ -85,7 +85,9 @@ async def test_retry_gets_same_id_and_is_not_produced_twice(client: Any) -> None
         ("/v1/inbound/fax", {"Authorization": "Bearer all"}, 404),
     ],
 )
-async def test_auth_and_unknown_channel(client: Any, path: str, headers: dict[str, str], status: int) -> None:
+async def test_auth_and_unknown_channel(
+    client: Any, path: str, headers: dict[str, str], status: int
+) -> None:
     http, producer = client
     resp = await http.post(path, json=CHAT, headers=headers)
     assert resp.status == status
@@ -98,7 +100,9 @@ async def test_auth_and_unknown_channel(client: Any, path: str, headers: dict[st
 
 async def test_wrong_content_type_is_415(client: Any) -> None:
     http, _ = client
-    resp = await http.post("/v1/inbound/chat", data=b"hello", headers={**_h(), "Content-Type": "text/plain"})
+    resp = await http.post(
+        "/v1/inbound/chat", data=b"hello", headers={**_h(), "Content-Type": "text/plain"}
+    )
     assert resp.status == 415
     assert resp.content_type == "application/problem+json"
 
@@ -120,7 +124,9 @@ async def test_oversized_body_is_413(client: Any) -> None:
         (b"[]", None),
     ],
 )
-async def test_bad_json_is_a_4xx_naming_the_field(client: Any, body: bytes, field: str | None) -> None:
+async def test_bad_json_is_a_4xx_naming_the_field(
+    client: Any, body: bytes, field: str | None
+) -> None:
     http, producer = client
     resp = await http.post(
         "/v1/inbound/chat", data=body, headers={**_h(), "Content-Type": "application/json"}

@@ -29,7 +29,12 @@ def _rows(name: str) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize(
     ("name", "group_bar", "priority_bar"),
-    [("holdout_zh.jsonl", 0.9, 0.85), ("holdout_en.jsonl", 0.9, 0.85)],
+    [
+        ("holdout_zh.jsonl", 0.9, 0.85),
+        ("holdout_en.jsonl", 0.9, 0.85),
+        ("holdout2_zh.jsonl", 0.9, 0.85),
+        ("holdout2_en.jsonl", 0.9, 0.85),
+    ],
 )
 def test_holdout_accuracy(name: str, group_bar: float, priority_bar: float) -> None:
     rows = _rows(name)
@@ -40,7 +45,9 @@ def test_holdout_accuracy(name: str, group_bar: float, priority_bar: float) -> N
     assert prios / len(rows) >= priority_bar
 
 
-@pytest.mark.parametrize("name", ["holdout_zh.jsonl", "holdout_en.jsonl"])
+@pytest.mark.parametrize(
+    "name", ["holdout_zh.jsonl", "holdout_en.jsonl", "holdout2_zh.jsonl", "holdout2_en.jsonl"]
+)
 def test_holdout_security_is_never_missed(name: str) -> None:
     for row in _rows(name):
         if row["skill_group"] == "security":

@@ -35,7 +35,9 @@ def test_route_writes_one_decision_per_line() -> None:
                 ensure_ascii=False,
             ),
             json.dumps({"channel": "phone", "text": "", "ivr_selection": ["2"]}),
-            json.dumps({"channel": "email", "subject": "Top-up not arrived", "text": "Hi, see subject"}),
+            json.dumps(
+                {"channel": "email", "subject": "Top-up not arrived", "text": "Hi, see subject"}
+            ),
         ]
     )
     assert code == 0 and len(rows) == 4
@@ -43,7 +45,11 @@ def test_route_writes_one_decision_per_line() -> None:
     assert first["skill_group"] == "payments" and first["priority"] == "P2"
     assert first["text"] == "扣款了但是支付失败，卡号 [card ****6467]"
     assert first["redactions"] == {"card_number": 1}
-    assert (social["skill_group"], social["priority"], social["language"]) == ("security", "P1", "zh")
+    assert (social["skill_group"], social["priority"], social["language"]) == (
+        "security",
+        "P1",
+        "zh",
+    )
     assert "13812345678" not in str(social["text"]) and social["redactions"] == {"phone": 1}
     assert call["skill_group"] == "payments"
     assert mail["skill_group"] == "funding" and mail["subject"] == "Top-up not arrived"
@@ -103,12 +109,16 @@ def test_train_and_kfold_on_a_small_file(
         rows += [f"my phone was stolen today {i},lost_phone", f"how do I top up {i},top_up"]
     data.write_text("\n".join(rows) + "\n", encoding="utf-8")
     skill_map = tmp_path / "map.json"
-    skill_map.write_text(json.dumps({"skill_group": {"lost_phone": "security", "top_up": "funding"}}))
+    skill_map.write_text(
+        json.dumps({"skill_group": {"lost_phone": "security", "top_up": "funding"}})
+    )
     out = tmp_path / "m.npz"
     args = [str(data), "--skill-map", str(skill_map), "--min-df", "1"]
     assert train([*args, "--out", str(out)]) == 0
     model = LinearModel.load(out)
-    assert set(model.classes) == {"security", "funding"}
+    # foreign labels that map only to a group are kept (finer classes), mapped in the model
+    assert set(model.classes) == {"lost_phone", "top_up"}
+    assert model.label_map == {"lost_phone": "security", "top_up": "funding"}
     assert evaluate([*args[:3], "--model", str(out)]) == 0
     assert evaluate([*args[:3], "--kfold", "3"]) == 0
     assert "skill-group accuracy: 1.0000" in capsys.readouterr().out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.router.triage import Decision, Triage, TriageInput
 
@@ -65,7 +67,11 @@ def test_money_at_risk_is_at_least_p2(text: str, group: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "group"),
-    [("积分怎么用", "general"), ("美元汇率是多少", "general"), ("What is the top up limit?", "funding")],
+    [
+        ("积分怎么用", "general"),
+        ("美元汇率是多少", "general"),
+        ("What is the top up limit?", "funding"),
+    ],
 )
 def test_informational_is_p4(text: str, group: str) -> None:
     d = decide(text)
@@ -95,7 +101,9 @@ def test_public_social_post_is_at_least_p2() -> None:
     assert decide("积分怎么用", "social", visibility="private").priority == "P4"
 
 
-@pytest.mark.parametrize("attrs", [{"tier": "vip"}, {"tier": "VIP"}, {"vip": True}, {"vip": "true"}])
+@pytest.mark.parametrize(
+    "attrs", [{"tier": "vip"}, {"tier": "VIP"}, {"vip": True}, {"vip": "true"}]
+)
 def test_vip_raises_by_one(attrs: dict[str, object]) -> None:
     d = decide("我要退款", attributes=attrs)
     assert d.priority == "P2"
@@ -151,3 +159,26 @@ def test_reasons_name_rule_model_and_priority() -> None:
     assert any(r.startswith("rule funding.topup_not_arrived matched '") for r in d.reasons)
     assert any(r.startswith("model: funding ") for r in d.reasons)
     assert any(r.startswith("base priority P2") for r in d.reasons)
+
+
+_NOISE = st.lists(
+    st.sampled_from(
+        ["积分", "退款", "app闪退", "汇率", "VIP", "top up", "refund", "，", " ", "!", "谢谢"]
+    ),
+    max_size=6,
+).map("".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    before=_NOISE,
+    after=_NOISE,
+    theft=st.sampled_from(THEFT),
+    channel=st.sampled_from(["phone", "email", "chat", "social"]),
+    vip=st.booleans(),
+)
+def test_theft_in_any_company_stays_p1(
+    before: str, after: str, theft: str, channel: str, vip: bool
+) -> None:
+    d = decide(f"{before} {theft} {after}", channel, attributes={"vip": vip})
+    assert (d.skill_group, d.priority) == ("security", "P1")

@@ -7,12 +7,20 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.unit.triage.triage_gen import bad_id_checksum, bad_luhn, card_number, grouped, resident_id
 
 from services.router.triage.redaction import luhn_ok, redact, resident_id_ok
+from tests.unit.triage.triage_gen import (
+    bad_id_checksum,
+    bad_luhn,
+    card_number,
+    grouped,
+    resident_id,
+)
 
 RNG = random.Random(20261102)
-CARDS = [card_number(RNG, n, p) for n, p in [(16, "4"), (16, "5"), (19, "62"), (15, "37"), (13, "4")]]
+CARDS = [
+    card_number(RNG, n, p) for n, p in [(16, "4"), (16, "5"), (19, "62"), (15, "37"), (13, "4")]
+]
 IDS = [resident_id(RNG) for _ in range(5)] + ["11010519491231002X"]
 
 

@@ -27,30 +27,50 @@ def test_packaged_rules_load() -> None:
     rules = load_rules()
     assert rules.intents["security.lost_stolen"].priority == "P1"
     assert {i.group for i in rules.intents.values()} == {
-        "security", "account", "payments", "funding", "refunds", "cards", "tech_support", "general"
+        "security",
+        "account",
+        "payments",
+        "funding",
+        "refunds",
+        "cards",
+        "tech_support",
+        "general",
     }
 
 
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda r: r["intents"].update({"x.y": {"group": "billing", "priority": "P3"}}),
-         "intents.x.y.group: unknown skill group 'billing'"),
-        (lambda r: r["intents"].update({"x.y": {"group": "general", "priority": "P9"}}),
-         "intents.x.y.priority: unknown priority 'P9'"),
-        (lambda r: r["intents"]["security.other"].update(priority="P2"),
-         "intents.security.other.priority: the security lane is always P1"),
-        (lambda r: r["phrases"]["security.theft"].update(intent="nope"),
-         "phrases.security.theft.intent: unknown intent 'nope'"),
+        (
+            lambda r: r["intents"].update({"x.y": {"group": "billing", "priority": "P3"}}),
+            "intents.x.y.group: unknown skill group 'billing'",
+        ),
+        (
+            lambda r: r["intents"].update({"x.y": {"group": "general", "priority": "P9"}}),
+            "intents.x.y.priority: unknown priority 'P9'",
+        ),
+        (
+            lambda r: r["intents"]["security.other"].update(priority="P2"),
+            "intents.security.other.priority: the security lane is always P1",
+        ),
+        (
+            lambda r: r["phrases"]["security.theft"].update(intent="nope"),
+            "phrases.security.theft.intent: unknown intent 'nope'",
+        ),
         (lambda r: r["ivr"].update({"9": "nope"}), "ivr.9: unknown intent 'nope'"),
-        (lambda r: r["modifiers"]["public_social"].update(min_priority="urgent"),
-         "modifiers.public_social.min_priority: unknown priority 'urgent'"),
-        (lambda r: r["modifiers"]["money_at_risk"].update(groups=["cash"]),
-         "modifiers.money_at_risk.groups: unknown skill group 'cash'"),
-        (lambda r: r["phrases"]["security.theft"]["zh"].append("*"),
-         "phrases.security.theft.zh["),
-        (lambda r: r["phrases"]["security.theft"].update(wieght=2),
-         "phrases.security.theft: unknown key(s) wieght"),
+        (
+            lambda r: r["modifiers"]["public_social"].update(min_priority="urgent"),
+            "modifiers.public_social.min_priority: unknown priority 'urgent'",
+        ),
+        (
+            lambda r: r["modifiers"]["money_at_risk"].update(groups=["cash"]),
+            "modifiers.money_at_risk.groups: unknown skill group 'cash'",
+        ),
+        (lambda r: r["phrases"]["security.theft"]["zh"].append("*"), "phrases.security.theft.zh["),
+        (
+            lambda r: r["phrases"]["security.theft"].update(wieght=2),
+            "phrases.security.theft: unknown key(s) wieght",
+        ),
         (lambda r: r["model"].update(rule_weight="high"), "model.rule_weight"),
         (lambda r: r["group_intent"].pop("cards"), "group_intent: missing skill group(s) cards"),
     ],
@@ -77,7 +97,7 @@ def test_unreadable_and_broken_files(tmp_path: Path) -> None:
 
 def test_missing_model_file_is_a_rules_error(tmp_path: Path) -> None:
     path = _write(tmp_path, lambda r: r["model"].update(file="nowhere.npz"))
-    with pytest.raises(RulesError, match="model.file"):
+    with pytest.raises(RulesError, match=r"model\.file"):
         Triage.load(path)
 
 
@@ -91,9 +111,7 @@ def test_ops_can_add_a_phrase(tmp_path: Path) -> None:
 
 
 def _find(phrases: list[tuple[str, str]], text: str) -> list[str]:
-    matcher = PhraseMatcher(
-        Phrase("r", "i", p, lang, compile_pattern(p)) for p, lang in phrases
-    )
+    matcher = PhraseMatcher(Phrase("r", "i", p, lang, compile_pattern(p)) for p, lang in phrases)
     return [h.text for h in matcher.find(units(normalize(text)))]
 
 
