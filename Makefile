@@ -28,7 +28,7 @@ venv: $(VENV_STAMP) ## virtual environment in .venv with the project and its dev
 
 $(VENV_STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,train]'
 	@touch $@
 
 .PHONY: promtool
