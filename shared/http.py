@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
 from shared.problem import Handler, problem_middleware
+
+log = logging.getLogger(__name__)
 
 REQUEST_SECONDS = Histogram(
     "switchboard_http_request_duration_seconds",
@@ -21,6 +25,9 @@ REQUEST_SECONDS = Histogram(
 
 ReadyCheck = Callable[[], Awaitable[dict[str, bool]]]
 READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check")
+# Long-running loops (consume, timers, relays): if one ends on its own, the process is no longer
+# doing its job, so /healthz fails and the orchestrator restarts it instead of it idling "up".
+BACKGROUND: web.AppKey[list[asyncio.Task[None]]] = web.AppKey("background")
 
 
 def _route_of(request: web.Request) -> str:
@@ -45,7 +52,28 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         )
 
 
-async def healthz(_: web.Request) -> web.Response:
+def background(
+    app: web.Application, coro: Coroutine[Any, Any, None], name: str
+) -> asyncio.Task[None]:
+    """Start a loop the service cannot live without; its end is logged and fails /healthz."""
+    task = asyncio.create_task(coro, name=name)
+    task.add_done_callback(_report_end)
+    app[BACKGROUND].append(task)
+    return task
+
+
+def _report_end(task: asyncio.Task[None]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.critical("background task %s failed", task.get_name(), exc_info=exc)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ended = sorted(t.get_name() for t in request.app[BACKGROUND] if t.done())
+    if ended:
+        return web.json_response({"status": "failing", "ended": ended}, status=503)
     return web.json_response({"status": "ok"})
 
 
@@ -69,6 +97,7 @@ def base_app(ready_check: ReadyCheck, *, client_max_size: int = 1 << 20) -> web.
         middlewares=[metrics_middleware, problem_middleware], client_max_size=client_max_size
     )
     app[READY_CHECK] = ready_check
+    app[BACKGROUND] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

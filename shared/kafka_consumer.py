@@ -9,7 +9,6 @@ the batch in hand to finish and commit, so a rebalance never hands half a batch 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeAlias
@@ -29,6 +28,18 @@ CONSUMER_LAG = Gauge(
     "Records not yet consumed by the group, per topic (summed over partitions).",
     ["group", "topic"],
 )
+
+
+# Bounds on client start/stop: a broker that accepts connections but never answers must not
+# hang the service; the loop retries instead.
+_CLIENT_CALL_S = 30.0
+_RETRY_PAUSE_S = 1.0
+
+
+def _cancelled_from_outside() -> bool:
+    """True when someone cancelled the task we run in (shutdown), not a library internal."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -71,19 +82,36 @@ class BatchConsumer:
         """Consume until ``stop()``; survives broker outages by retrying with a pause."""
         while not self._stopping.is_set():
             try:
-                await self.consumer.start()
+                await asyncio.wait_for(self.consumer.start(), _CLIENT_CALL_S)
                 self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self._lock))
                 self.running = True
                 await self._loop()
+            except asyncio.CancelledError:
+                if _cancelled_from_outside():
+                    raise
+                # aiokafka lets its own internal cancellations escape after a broker outage;
+                # they are not a request to stop, so treat them as any other failure.
+                log.warning("consume loop interrupted; restarting", extra={"group": self.group_id})
+                await asyncio.sleep(_RETRY_PAUSE_S)
             except Exception:
                 log.exception("consume loop failed; restarting", extra={"group": self.group_id})
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(_RETRY_PAUSE_S)
             finally:
                 self.running = False
-                with contextlib.suppress(Exception):
-                    await self.consumer.stop()
+                await self._close_consumer()
                 if not self._stopping.is_set():
                     self.consumer = self._new_consumer()
+
+    async def _close_consumer(self) -> None:
+        """Close the client, bounded in time; a failed close must not end the consume task."""
+        try:
+            await asyncio.wait_for(self.consumer.stop(), _CLIENT_CALL_S)
+        except asyncio.CancelledError:
+            if _cancelled_from_outside():
+                raise
+            log.warning("consumer close interrupted", extra={"group": self.group_id})
+        except Exception:
+            log.warning("consumer close failed", extra={"group": self.group_id}, exc_info=True)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(

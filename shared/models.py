@@ -1,14 +1,15 @@
 """Messages that cross a service boundary: typed, versioned, validated where they enter.
 
-Every event value on Kafka is a JSON object whose ``schema`` field names its version, so a
-consumer can reject (dead-letter) what it does not understand instead of guessing.
+Every event value on Kafka is a JSON object whose ``schema`` field (the struct tag, always
+encoded) names its version, so a consumer can reject (dead-letter) what it does not understand
+instead of guessing.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -32,6 +33,13 @@ SKILL_GROUPS: tuple[SkillGroup, ...] = (
 Visibility = Literal["public", "private"]
 LifecycleType = Literal["first_response", "waiting_on_customer", "resolved", "reopened"]
 AttributeValue = str | int | float | bool | None
+# A timestamp without an offset is ambiguous across the Shanghai/UTC boundary: refuse it.
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+# Ids are UUIDs in canonical text form; the database keys on them, so a malformed one is refused
+# at decode time (and dead-lettered) instead of blocking a partition further down.
+UuidText = Annotated[
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+]
 
 _MESSAGE_NAMESPACE = uuid.UUID("5f0c6a36-1d8e-4b7e-9a51-2d3c8f0b7a10")
 
@@ -47,15 +55,16 @@ class Customer(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):
     email: str | None = None
 
 
-class InboundMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
+class InboundMessage(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="schema", tag="inbound.message.v1"
+):
     """The normalized envelope on ``inbound.messages.v1`` (key: ``conversation_key``)."""
 
-    schema: Literal["inbound.message.v1"] = "inbound.message.v1"
-    message_id: str
+    message_id: UuidText
     channel: Channel
     external_id: str
     conversation_key: str
-    received_at: datetime
+    received_at: AwareDatetime
     body: str
     customer: Customer = msgspec.field(default_factory=Customer)
     subject: str | None = None
@@ -63,7 +72,7 @@ class InboundMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     # the stored message keeps body + quoted.
     quoted: str | None = None
     language: str | None = None
-    sent_at: datetime | None = None
+    sent_at: AwareDatetime | None = None
     attributes: dict[str, AttributeValue] = msgspec.field(default_factory=dict)
     # phone
     ivr_selection: list[str] = msgspec.field(default_factory=list)
@@ -75,19 +84,20 @@ class InboundMessage(msgspec.Struct, kw_only=True, omit_defaults=True):
     references: list[str] = msgspec.field(default_factory=list)
 
 
-class TicketRouted(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TicketRouted(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="schema", tag="tickets.routed.v1"
+):
     """On ``tickets.routed.v1`` (key: ``ticket_id``): one per routed message."""
 
-    schema: Literal["tickets.routed.v1"] = "tickets.routed.v1"
-    ticket_id: str
-    message_id: str
+    ticket_id: UuidText
+    message_id: UuidText
     channel: Channel
     priority: Priority
     skill_group: SkillGroup
     intent: str
     language: str
-    ticket_created_at: datetime
-    routed_at: datetime
+    ticket_created_at: AwareDatetime
+    routed_at: AwareDatetime
     # "created" for a new ticket, "appended" for a customer message on an open ticket,
     # "reopened" for a customer message on a resolved one.
     change: Literal["created", "appended", "reopened"]
@@ -95,29 +105,31 @@ class TicketRouted(msgspec.Struct, kw_only=True, omit_defaults=True):
     redacted: bool = False
 
 
-class TicketLifecycle(msgspec.Struct, kw_only=True, omit_defaults=True):
+class TicketLifecycle(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="schema", tag="tickets.lifecycle.v1"
+):
     """On ``tickets.lifecycle.v1`` (key: ``ticket_id``): what agents did."""
 
-    schema: Literal["tickets.lifecycle.v1"] = "tickets.lifecycle.v1"
-    event_id: str
-    ticket_id: str
+    event_id: UuidText
+    ticket_id: UuidText
     type: LifecycleType
     agent_id: str
-    at: datetime
+    at: AwareDatetime
 
 
-class Escalation(msgspec.Struct, kw_only=True, omit_defaults=True):
+class Escalation(
+    msgspec.Struct, kw_only=True, omit_defaults=True, tag_field="schema", tag="sla.escalations.v1"
+):
     """On ``sla.escalations.v1`` (key: ``ticket_id``): once per ticket, target and level."""
 
-    schema: Literal["sla.escalations.v1"] = "sla.escalations.v1"
-    escalation_id: str
-    ticket_id: str
+    escalation_id: UuidText
+    ticket_id: UuidText
     level: int
     kind: Literal["at_risk", "breached"]
     target: Literal["first_response", "next_response", "resolution"]
     escalate_to: str
-    due_at: datetime
-    emitted_at: datetime
+    due_at: AwareDatetime
+    emitted_at: AwareDatetime
     priority: Priority
     skill_group: SkillGroup
     channel: Channel

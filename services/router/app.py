@@ -18,7 +18,7 @@ from services.router.pipeline import DEAD_LETTER_REASONS, GROUP, RouterPipeline
 from services.router.rules import RulesHolder
 from shared.db import create_pool
 from shared.dead_letters import declare_reasons
-from shared.http import base_app, stop_task
+from shared.http import background, base_app, stop_task
 from shared.kafka_consumer import BatchConsumer
 from shared.kafka_producer import ResilientProducer
 from shared.settings import Settings
@@ -66,8 +66,8 @@ def create_app(settings: Settings) -> web.Application:
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, rules.reload)
-        consume = asyncio.create_task(consumer.run(), name="router-consume")
-        relay = asyncio.create_task(relay_forever(app[POOL], producer), name="router-outbox-relay")
+        consume = background(app, consumer.run(), "router-consume")
+        relay = background(app, relay_forever(app[POOL], producer), "router-outbox-relay")
         yield
         await consumer.stop()
         await stop_task(consume)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -15,7 +14,7 @@ from services.sla.gauges import gauges_forever, zero_gauges
 from services.sla.policy import load_policy
 from shared.db import create_pool
 from shared.dead_letters import declare_reasons
-from shared.http import base_app, stop_task
+from shared.http import background, base_app, stop_task
 from shared.kafka_consumer import BatchConsumer
 from shared.kafka_producer import ResilientProducer
 from shared.settings import Settings
@@ -50,7 +49,9 @@ def create_app(settings: Settings) -> web.Application:
     async def resources(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await create_pool(settings.database_url)
         await producer.start()
-        engine = app[ENGINE] = SlaEngine(app[POOL], producer, policy)
+        engine = app[ENGINE] = SlaEngine(
+            app[POOL], producer, policy, bootstrap_servers=settings.kafka_bootstrap_servers
+        )
         await engine.refresh()
         consumer = state["consumer"] = BatchConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -59,10 +60,10 @@ def create_app(settings: Settings) -> web.Application:
             handler=engine.handle,
         )
         tasks = [
-            asyncio.create_task(consumer.run(), name="sla-consume"),
-            asyncio.create_task(engine.run_timers(), name="sla-timers"),
-            asyncio.create_task(engine.maintain(), name="sla-maintain"),
-            asyncio.create_task(gauges_forever(app[POOL]), name="sla-gauges"),
+            background(app, consumer.run(), "sla-consume"),
+            background(app, engine.run_timers(), "sla-timers"),
+            background(app, engine.maintain(), "sla-maintain"),
+            background(app, gauges_forever(app[POOL]), "sla-gauges"),
         ]
         yield
         await consumer.stop()

@@ -4,12 +4,16 @@ Delivery rule for escalations: a rung fires by inserting its dedupe key into the
 (``sla_escalations``) in the same transaction that removes its timer; only the process whose
 insert succeeded publishes it. Two replicas, or a restart, can race for a rung; the primary
 key lets exactly one win. A crash between commit and publish leaves an unpublished ledger row,
-which the relay publishes. The timer queue sleeps until the next rung and never scans.
+which the relay publishes once it has read the topic's tail and found the event missing
+(the process may have died after the broker acknowledged it). Publishing, by the firing process
+or by a relay, happens under a row lock taken with SKIP LOCKED, so two live processes never
+publish the same row. The timer queue sleeps until the next rung and never scans.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -35,6 +39,7 @@ from services.sla.timers import TimerQueue
 from shared.dead_letters import publish_dead_letters
 from shared.kafka_consumer import Record
 from shared.kafka_producer import ResilientProducer
+from shared.kafka_scan import ids_published_since
 from shared.models import Escalation, TicketLifecycle, TicketRouted
 from shared.topics import ESCALATIONS as ESCALATIONS_TOPIC
 from shared.topics import LIFECYCLE, ROUTED, SLA_DEAD_LETTERS
@@ -42,18 +47,40 @@ from shared.topics import LIFECYCLE, ROUTED, SLA_DEAD_LETTERS
 log = logging.getLogger(__name__)
 _routed = msgspec.json.Decoder(TicketRouted).decode
 _lifecycle = msgspec.json.Decoder(TicketLifecycle).decode
+_escalation = msgspec.json.Decoder(Escalation).decode
 _encode = msgspec.json.Encoder().encode
 _ESCALATION_NS = uuid.UUID("9d7e2a52-3f0b-4c1e-8a44-5b6c7d8e9f01")
 REFRESH_EVERY_S = 5.0
+# Rungs fired per transaction: a burst (an outage's worth of due timers) goes out in chunks.
+FIRE_CHUNK = 1000
+# A ledger row this old and still unpublished belongs to a process that died mid-publish.
+ORPHAN_AFTER_S = 5.0
+
+
+def _escalation_id(value: bytes) -> str | None:
+    try:
+        return _escalation(value).escalation_id
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
 
 
 class SlaEngine:
-    def __init__(self, pool: asyncpg.Pool, producer: ResilientProducer, policy: Policy) -> None:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer: ResilientProducer,
+        policy: Policy,
+        *,
+        bootstrap_servers: str | None = None,
+    ) -> None:
         self.pool = pool
         self.producer = producer
         self.policy = policy
+        # Where the relay reads back what was published; None (unit tests) trusts the ledger.
+        self.bootstrap_servers = bootstrap_servers
         self.timers: TimerQueue[str] = TimerQueue()
         self._pending: dict[str, Timer] = {}
+        self._by_ticket: dict[uuid.UUID, set[str]] = {}
         self._last_refresh: datetime | None = None
 
     # -- consuming -------------------------------------------------------------------------
@@ -113,14 +140,28 @@ class SlaEngine:
             RESOLUTION.labels(facts.priority, facts.skill_group).observe(elapsed.total_seconds())
 
     def _schedule(self, ticket_ids: list[uuid.UUID], timers: list[Timer]) -> None:
-        touched = set(ticket_ids)
-        for key in [k for k, t in self._pending.items() if t.ticket_id in touched]:
-            self.timers.cancel(key)
-            del self._pending[key]
+        for tid in ticket_ids:
+            for key in self._by_ticket.pop(tid, ()):
+                self.timers.cancel(key)
+                self._pending.pop(key, None)
         for timer in timers:
-            self._pending[timer.dedupe_key] = timer
-            self.timers.schedule(timer.dedupe_key, timer.step.fire_at)
+            self._add(timer)
         TIMERS.set(len(self.timers))
+
+    def _add(self, timer: Timer) -> None:
+        self._pending[timer.dedupe_key] = timer
+        self._by_ticket.setdefault(timer.ticket_id, set()).add(timer.dedupe_key)
+        self.timers.schedule(timer.dedupe_key, timer.step.fire_at)
+
+    def _take(self, key: str) -> Timer | None:
+        timer = self._pending.pop(key, None)
+        if timer is not None:
+            keys = self._by_ticket.get(timer.ticket_id)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_ticket[timer.ticket_id]
+        return timer
 
     # -- timers ----------------------------------------------------------------------------
 
@@ -134,8 +175,7 @@ class SlaEngine:
             )
         for timer in timers:
             if timer.dedupe_key not in self._pending:
-                self._pending[timer.dedupe_key] = timer
-                self.timers.schedule(timer.dedupe_key, timer.step.fire_at)
+                self._add(timer)
         self._last_refresh = started
         TIMERS.set(len(self.timers))
         return len(timers)
@@ -143,20 +183,37 @@ class SlaEngine:
     async def run_timers(self) -> None:
         while True:
             due = await self.timers.due()
-            try:
-                await self.fire([key for key, _ in due])
-            except Exception:
-                log.exception("firing escalations failed; will retry")
-                for key, when in due:
-                    if key in self._pending:
-                        self.timers.schedule(key, when + timedelta(seconds=1))
-                await asyncio.sleep(1.0)
+            for start in range(0, len(due), FIRE_CHUNK):
+                chunk = due[start : start + FIRE_CHUNK]
+                # Shielded: a shutdown waits for the rungs in hand to be committed and published
+                # instead of leaving them for a relay.
+                firing = asyncio.create_task(self.fire([k for k, _ in chunk]))  # noqa: RUF006
+                try:
+                    await asyncio.shield(firing)
+                except asyncio.CancelledError:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(firing, 20)
+                    raise
+                except Exception:
+                    log.exception("firing escalations failed; will retry")
+                    await asyncio.sleep(1.0)
 
     async def fire(self, keys: list[str]) -> int:
-        timers = [self._pending.pop(k) for k in keys if k in self._pending]
+        timers = [t for t in map(self._take, keys) if t is not None]
         TIMERS.set(len(self.timers))
         if not timers:
             return 0
+        try:
+            return await self._fire(timers)
+        except BaseException:
+            # Not committed: the rungs stay due (a second later) in this process.
+            for t in timers:
+                if t.dedupe_key not in self._pending:
+                    self._add(t)
+                    self.timers.schedule(t.dedupe_key, datetime.now(UTC) + timedelta(seconds=1))
+            raise
+
+    async def _fire(self, timers: list[Timer]) -> int:
         now = datetime.now(UTC)
         rows = []
         for t in timers:
@@ -180,7 +237,8 @@ class SlaEngine:
                 for r in await conn.fetch(
                     """
                     WITH wanted AS (
-                        DELETE FROM sla_timers WHERE dedupe_key = ANY($1::text[]) RETURNING dedupe_key
+                        DELETE FROM sla_timers USING unnest($1::text[]) AS u(k)
+                        WHERE sla_timers.dedupe_key = u.k RETURNING dedupe_key
                     )
                     INSERT INTO sla_escalations (dedupe_key, ticket_id, target, level, cycle, kind,
                         escalate_to, due_at, fire_at, emitted_at, value)
@@ -220,35 +278,64 @@ class SlaEngine:
     async def _publish(self, won: list[tuple[Timer, bytes]]) -> None:
         if not won:
             return
-        await self.producer.send_many(
-            [(ESCALATIONS_TOPIC, str(t.ticket_id).encode(), v) for t, v in won]
-        )
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                "UPDATE sla_escalations SET published_at = now() WHERE dedupe_key = ANY($1::text[])",
-                [t.dedupe_key for t, _ in won],
-            )
+        async with self.pool.acquire() as conn, conn.transaction():
+            # A relay that got here first holds the lock or has set published_at: skip those.
+            mine = {
+                r["dedupe_key"]
+                for r in await conn.fetch(
+                    """
+                    SELECT e.dedupe_key FROM sla_escalations e
+                    JOIN unnest($1::text[]) AS u(k) ON e.dedupe_key = u.k
+                    WHERE e.published_at IS NULL
+                    FOR UPDATE OF e SKIP LOCKED
+                    """,
+                    [t.dedupe_key for t, _ in won],
+                )
+            }
+            sends = [
+                (ESCALATIONS_TOPIC, str(t.ticket_id).encode(), v)
+                for t, v in won
+                if t.dedupe_key in mine
+            ]
+            await self.producer.send_many(sends)
+            await _mark_published(conn, list(mine))
 
     async def relay_once(self) -> int:
-        """Publish ledger rows a crashed process committed but never published."""
+        """Publish ledger rows whose publisher died, unless the topic shows they did land."""
         async with self.pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 """
-                SELECT dedupe_key, ticket_id, value FROM sla_escalations
-                WHERE published_at IS NULL AND emitted_at < now() - interval '5 seconds'
+                SELECT dedupe_key, ticket_id, value, emitted_at FROM sla_escalations
+                WHERE published_at IS NULL AND emitted_at < now() - make_interval(secs => $1)
                 ORDER BY emitted_at LIMIT 500 FOR UPDATE SKIP LOCKED
-                """
+                """,
+                ORPHAN_AFTER_S,
             )
             if not rows:
                 return 0
+            landed: set[str] = set()
+            if self.bootstrap_servers is not None:
+                landed = await ids_published_since(
+                    self.bootstrap_servers,
+                    ESCALATIONS_TOPIC,
+                    min(r["emitted_at"] for r in rows),
+                    _escalation_id,
+                )
+            missing = [
+                r for r in rows if str(uuid.uuid5(_ESCALATION_NS, r["dedupe_key"])) not in landed
+            ]
             await self.producer.send_many(
-                [(ESCALATIONS_TOPIC, str(r["ticket_id"]).encode(), bytes(r["value"])) for r in rows]
+                [
+                    (ESCALATIONS_TOPIC, str(r["ticket_id"]).encode(), bytes(r["value"]))
+                    for r in missing
+                ]
             )
-            await conn.execute(
-                "UPDATE sla_escalations SET published_at = now() WHERE dedupe_key = ANY($1::text[])",
-                [r["dedupe_key"] for r in rows],
-            )
-        return len(rows)
+            await _mark_published(conn, [r["dedupe_key"] for r in rows])
+        log.warning(
+            "relayed orphaned escalations",
+            extra={"published": len(missing), "already_on_topic": len(rows) - len(missing)},
+        )
+        return len(missing)
 
     async def maintain(self) -> None:
         """Every few seconds: adopt other replicas' timers, publish orphaned ledger rows."""
@@ -259,3 +346,13 @@ class SlaEngine:
                 await self.relay_once()
             except Exception:
                 log.exception("sla maintenance round failed")
+
+
+async def _mark_published(conn: asyncpg.Connection, keys: list[str]) -> None:
+    await conn.execute(
+        """
+        UPDATE sla_escalations SET published_at = now()
+        FROM unnest($1::text[]) AS u(k) WHERE dedupe_key = u.k
+        """,
+        keys,
+    )
