@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 _SCAN_TIMEOUT_S = 30.0
 
@@ -33,21 +34,32 @@ async def ids_published_since(
     )
     await asyncio.wait_for(consumer.start(), _SCAN_TIMEOUT_S)
     try:
-        return await asyncio.wait_for(_scan(consumer, topic, since, id_of), _SCAN_TIMEOUT_S)
+        return await asyncio.wait_for(
+            _scan(consumer, bootstrap_servers, topic, since, id_of), _SCAN_TIMEOUT_S
+        )
     finally:
         await asyncio.wait_for(consumer.stop(), _SCAN_TIMEOUT_S)
 
 
+async def _partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    # A consumer only knows the partitions of topics it subscribed to; ask the cluster.
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="switchboard-scan")
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for p in described.get("partitions", ())]
+
+
 async def _scan(
     consumer: AIOKafkaConsumer,
+    bootstrap_servers: str,
     topic: str,
     since: datetime,
     id_of: Callable[[bytes], str | None],
 ) -> set[str]:
-    await consumer.topics()  # fetches cluster metadata, so the partition list is known
-    partitions = [
-        TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())
-    ]
+    partitions = await _partitions(bootstrap_servers, topic)
     if not partitions:
         return set()
     consumer.assign(partitions)

@@ -53,6 +53,9 @@ _ESCALATION_NS = uuid.UUID("9d7e2a52-3f0b-4c1e-8a44-5b6c7d8e9f01")
 REFRESH_EVERY_S = 5.0
 # Rungs fired per transaction: a burst (an outage's worth of due timers) goes out in chunks.
 FIRE_CHUNK = 1000
+# Rungs due further out than this stay in PostgreSQL: memory and start time do not grow with
+# the number of open tickets, only with what falls due soon.
+HORIZON = timedelta(minutes=10)
 # A ledger row this old and still unpublished belongs to a process that died mid-publish.
 ORPHAN_AFTER_S = 5.0
 
@@ -82,6 +85,7 @@ class SlaEngine:
         self._pending: dict[str, Timer] = {}
         self._by_ticket: dict[uuid.UUID, set[str]] = {}
         self._last_refresh: datetime | None = None
+        self._horizon_end: datetime | None = None
 
     # -- consuming -------------------------------------------------------------------------
 
@@ -145,7 +149,8 @@ class SlaEngine:
                 self.timers.cancel(key)
                 self._pending.pop(key, None)
         for timer in timers:
-            self._add(timer)
+            if self._horizon_end is None or timer.step.fire_at < self._horizon_end:
+                self._add(timer)
         TIMERS.set(len(self.timers))
 
     def _add(self, timer: Timer) -> None:
@@ -166,17 +171,21 @@ class SlaEngine:
     # -- timers ----------------------------------------------------------------------------
 
     async def refresh(self) -> int:
-        """Pick up timers written by other replicas (or all of them at start)."""
+        """Pick up timers written by other replicas, and those the horizon now reaches."""
         started = datetime.now(UTC)
+        until = started + HORIZON
         async with self.pool.acquire() as conn:
             timers = await store.load_timers(
                 conn,
+                until,
                 None if self._last_refresh is None else self._last_refresh - timedelta(seconds=1),
+                self._horizon_end,
             )
         for timer in timers:
             if timer.dedupe_key not in self._pending:
                 self._add(timer)
         self._last_refresh = started
+        self._horizon_end = until
         TIMERS.set(len(self.timers))
         return len(timers)
 
@@ -279,26 +288,27 @@ class SlaEngine:
         if not won:
             return
         async with self.pool.acquire() as conn, conn.transaction():
-            # A relay that got here first holds the lock or has set published_at: skip those.
+            # Marking first takes the row locks: a relay holding one makes us wait and then see
+            # it published, so those rows are skipped; a failed send rolls the marks back.
             mine = {
                 r["dedupe_key"]
                 for r in await conn.fetch(
                     """
-                    SELECT e.dedupe_key FROM sla_escalations e
-                    JOIN unnest($1::text[]) AS u(k) ON e.dedupe_key = u.k
-                    WHERE e.published_at IS NULL
-                    FOR UPDATE OF e SKIP LOCKED
+                    UPDATE sla_escalations e SET published_at = now()
+                    FROM unnest($1::text[]) AS u(k)
+                    WHERE e.dedupe_key = u.k AND e.published_at IS NULL
+                    RETURNING e.dedupe_key
                     """,
                     [t.dedupe_key for t, _ in won],
                 )
             }
-            sends = [
-                (ESCALATIONS_TOPIC, str(t.ticket_id).encode(), v)
-                for t, v in won
-                if t.dedupe_key in mine
-            ]
-            await self.producer.send_many(sends)
-            await _mark_published(conn, list(mine))
+            await self.producer.send_many(
+                [
+                    (ESCALATIONS_TOPIC, str(t.ticket_id).encode(), v)
+                    for t, v in won
+                    if t.dedupe_key in mine
+                ]
+            )
 
     async def relay_once(self) -> int:
         """Publish ledger rows whose publisher died, unless the topic shows they did land."""

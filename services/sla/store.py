@@ -178,9 +178,18 @@ def timer_from_row(r: asyncpg.Record) -> Timer:
     return Timer(r["dedupe_key"], r["ticket_id"], step, facts)
 
 
-async def load_timers(conn: asyncpg.Connection, since: datetime | None) -> list[Timer]:
-    if since is None:
-        rows = await conn.fetch("SELECT * FROM sla_timers")
+async def load_timers(
+    conn: asyncpg.Connection, until: datetime, since: datetime | None, beyond: datetime | None
+) -> list[Timer]:
+    """Rungs firing before ``until``: all of them at start (``since`` None), then only those
+    written since ``since`` or newly inside the horizon (firing at or after ``beyond``)."""
+    if since is None or beyond is None:
+        rows = await conn.fetch("SELECT * FROM sla_timers WHERE fire_at < $1", until)
     else:
-        rows = await conn.fetch("SELECT * FROM sla_timers WHERE updated_at >= $1", since)
+        rows = await conn.fetch(
+            "SELECT * FROM sla_timers WHERE fire_at < $1 AND (updated_at >= $2 OR fire_at >= $3)",
+            until,
+            since,
+            beyond,
+        )
     return [timer_from_row(r) for r in rows]
