@@ -13,7 +13,6 @@ publish the same row. The timer queue sleeps until the next rung and never scans
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -53,6 +52,7 @@ _ESCALATION_NS = uuid.UUID("9d7e2a52-3f0b-4c1e-8a44-5b6c7d8e9f01")
 REFRESH_EVERY_S = 5.0
 # Rungs fired per transaction: a burst (an outage's worth of due timers) goes out in chunks.
 FIRE_CHUNK = 1000
+FIRE_IN_FLIGHT = 2
 # Rungs due further out than this stay in PostgreSQL: memory and start time do not grow with
 # the number of open tickets, only with what falls due soon.
 HORIZON = timedelta(minutes=10)
@@ -190,22 +190,31 @@ class SlaEngine:
         return len(timers)
 
     async def run_timers(self) -> None:
-        while True:
-            due = await self.timers.due()
-            for start in range(0, len(due), FIRE_CHUNK):
-                chunk = due[start : start + FIRE_CHUNK]
-                # Shielded: a shutdown waits for the rungs in hand to be committed and published
-                # instead of leaving them for a relay.
-                firing = asyncio.create_task(self.fire([k for k, _ in chunk]))  # noqa: RUF006
-                try:
-                    await asyncio.shield(firing)
-                except asyncio.CancelledError:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(firing, 20)
-                    raise
-                except Exception:
-                    log.exception("firing escalations failed; will retry")
-                    await asyncio.sleep(1.0)
+        # Up to FIRE_IN_FLIGHT chunks at once: one chunk's Kafka round trip overlaps the next
+        # one's ledger insert. A shutdown lets the chunks in hand finish (commit and publish)
+        # instead of leaving them to a relay.
+        in_flight: set[asyncio.Task[int]] = set()
+        try:
+            while True:
+                due = await self.timers.due()
+                for start in range(0, len(due), FIRE_CHUNK):
+                    while len(in_flight) >= FIRE_IN_FLIGHT:
+                        await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    keys = [k for k, _ in due[start : start + FIRE_CHUNK]]
+                    task = asyncio.create_task(self.fire(keys))
+                    in_flight.add(task)
+                    task.add_done_callback(self._fired)
+                    task.add_done_callback(in_flight.discard)
+        except asyncio.CancelledError:
+            if in_flight:
+                await asyncio.wait(in_flight, timeout=20)
+            raise
+
+    @staticmethod
+    def _fired(task: asyncio.Task[int]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            # fire() has put the rungs back a second later; nothing else to do here.
+            log.error("firing escalations failed; will retry", exc_info=exc)
 
     async def fire(self, keys: list[str]) -> int:
         timers = [t for t in map(self._take, keys) if t is not None]
