@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -283,15 +284,25 @@ class SlaEngine:
             }
         won = [(t, v) for t, v in rows if t.dedupe_key in inserted]
         await self._publish(won)
+        self._count(won, now)
+        return len(won)
+
+    def _count(self, won: list[tuple[Timer, bytes]], now: datetime) -> None:
+        # Aggregated per label set: one labels() lookup per kind of rung, not per rung.
+        first_breach = min(
+            (r.level for r in self.policy.ladder if r.kind == "breached"), default=None
+        )
+        escalations: Counter[tuple[str, str, str]] = Counter()
+        headline: Counter[tuple[str, str, str, str]] = Counter()
         for t, _ in won:
             LATENESS.observe(max((now - t.step.fire_at).total_seconds(), 0.0))
-            ESCALATIONS.labels(str(t.step.level), t.step.kind, t.step.target).inc()
-            counter = AT_RISK if t.step.kind == "at_risk" else BREACHES
-            if t.step.kind == "at_risk" or t.step.level == min(
-                (r.level for r in self.policy.ladder if r.kind == "breached"), default=t.step.level
-            ):
-                counter.labels(t.step.target, t.facts.priority, t.facts.skill_group).inc()
-        return len(won)
+            escalations[str(t.step.level), t.step.kind, t.step.target] += 1
+            if t.step.kind == "at_risk" or t.step.level == (first_breach or t.step.level):
+                headline[t.step.kind, t.step.target, t.facts.priority, t.facts.skill_group] += 1
+        for labels, n in escalations.items():
+            ESCALATIONS.labels(*labels).inc(n)
+        for (kind, target, priority, skill), n in headline.items():
+            (AT_RISK if kind == "at_risk" else BREACHES).labels(target, priority, skill).inc(n)
 
     async def _publish(self, won: list[tuple[Timer, bytes]]) -> None:
         if not won:
