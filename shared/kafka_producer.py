@@ -12,15 +12,25 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
+# (key, all partitions, available partitions) -> partition, as aiokafka's ``partitioner=``.
+Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 
 
 class BrokerUnavailable(Exception):
     """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
+
+
+def _expire(future: asyncio.Future[object]) -> None:
+    """Fail a record's future at its deadline; the client skips futures already done."""
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 class ResilientProducer:
@@ -32,12 +42,14 @@ class ResilientProducer:
         linger_ms: int = 2,
         rebuild_after_failures: int = 3,
         client_id: str = "switchboard",
+        partitioner: Partitioner | None = None,
     ) -> None:
         self._bootstrap = bootstrap_servers
         self._timeout = send_timeout_s
         self._linger_ms = linger_ms
         self._rebuild_after = rebuild_after_failures
         self._client_id = client_id
+        self._partitioner = partitioner
         self._producer: AIOKafkaProducer | None = None
         self._failures = 0
         self._rebuild_lock = asyncio.Lock()
@@ -45,6 +57,9 @@ class ResilientProducer:
         self.last_ack = 0.0
 
     def _new(self) -> AIOKafkaProducer:
+        extra: dict[str, Any] = {}
+        if self._partitioner is not None:
+            extra["partitioner"] = self._partitioner
         return AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
             client_id=self._client_id,
@@ -53,6 +68,7 @@ class ResilientProducer:
             linger_ms=self._linger_ms,
             request_timeout_ms=max(int(self._timeout * 1000), 1000),
             retry_backoff_ms=100,
+            **extra,
         )
 
     async def start(self) -> None:
@@ -113,7 +129,35 @@ class ResilientProducer:
         log.debug("acked", extra={"records": len(records), "ms": (self.last_ack - started) * 1e3})
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        await self.send_many([(topic, key, value)])
+        """One record: the intake's per-request path, with one timer and no gather.
+
+        Concurrent callers still share produce requests: the client batches every record
+        appended while a request to the broker is in flight (or within ``linger_ms``). The
+        acknowledgement is awaited until one deadline; appending waits at most
+        ``request_timeout_ms`` (= the send timeout) when the client's buffer is full.
+        """
+        if self._producer is None:  # after a failed start or a rebuild: bound the start too
+            await self.send_many([(topic, key, value)])
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        self.in_flight += 1
+        try:
+            future = await self._producer.send(topic, value=value, key=key)
+            if not future.done():
+                timer = loop.call_at(deadline, _expire, future)
+                try:
+                    await future
+                finally:
+                    timer.cancel()
+            future.result()
+        except (TimeoutError, KafkaError, OSError) as exc:
+            await self._failed()
+            raise BrokerUnavailable(type(exc).__name__) from exc
+        finally:
+            self.in_flight -= 1
+        self._failures = 0
+        self.last_ack = time.monotonic()
 
     async def _failed(self) -> None:
         self._failures += 1

@@ -1,5 +1,7 @@
 """The intake's Prometheus metrics: bounded labels only (channel, outcome)."""
 
+from functools import cache
+
 from prometheus_client import Counter, Gauge
 
 MESSAGES = Counter(
@@ -32,3 +34,13 @@ def declare_series(channels: tuple[str, ...]) -> None:
     for channel in channels:
         for outcome in OUTCOMES:
             MESSAGES.labels(channel, outcome)
+
+
+@cache
+def outcome(channel: str, name: str) -> Counter:
+    """The child counter of one channel × outcome; ``labels()`` per request costs more than inc.
+
+    Channels are checked before this is called and outcomes are the fixed set above, so the
+    cache stays as small as the series it names.
+    """
+    return MESSAGES.labels(channel, name)

@@ -19,7 +19,7 @@ _ERRORS = {
     "400": "Unreadable body: malformed JSON, invalid UTF-8, unreadable MIME.",
     "401": "No bearer token, or an unknown one.",
     "403": "The token may not post to this channel.",
-    "413": "The body is over the size limit.",
+    "413": "The body is over the size limit, or the message it makes is too large for Kafka.",
     "415": "Content type not accepted on this endpoint.",
     "422": "A field is missing, of the wrong type or out of bounds; `field` names it.",
     "503": "Kafka did not acknowledge in time; nothing was accepted. Retry after `Retry-After`.",
@@ -186,7 +186,8 @@ def openapi_document() -> dict[str, Any]:
             "description": "Integrations post inbound customer messages; each is normalized "
             "onto Kafka `inbound.messages.v1` before the 202.",
         },
-        "servers": [{"url": "http://localhost:8081"}],
+        # Relative: the document describes whichever host and port served it.
+        "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}],
         "paths": paths,
         "components": {

@@ -1,24 +1,28 @@
-"""HTTP handlers of the intake: authenticate, bound, normalize, produce, then answer 202."""
+"""HTTP handlers of the intake: authenticate, bound, normalize, produce, then answer 202.
+
+The channel parsers decide what a body is worth (``InvalidInput.status``: 400 unreadable, 422
+bad field; ``UnsupportedMediaType.allowed``); the handlers only turn that into problem+json.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
 import msgspec
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from services.intake.channels import (
     CHANNELS,
     InvalidInput,
     UnsupportedMediaType,
+    body_kind,
     normalize,
     normalize_batch,
 )
-from services.intake.context import DEDUPE, PRODUCER, SETTINGS
-from services.intake.metrics import MESSAGES, PRODUCER_ERRORS
-from services.intake.openapi import openapi_document
-from shared.auth import channel_scopes
+from services.intake.context import DEDUPE, OPENAPI_JSON, PRODUCER, SETTINGS, TOKENS
+from services.intake.metrics import PRODUCER_ERRORS, outcome
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
 from shared.problem import problem
@@ -27,12 +31,23 @@ from shared.topics import INBOUND
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 RETRY_AFTER_S = "5"
-_MIME_TYPES = frozenset({"message/rfc822", "message/global"})
+JSON = "application/json"
+# The pure-Python MIME parser (and HTML to text) can take tens of milliseconds on a large
+# body; above this size normalizing runs in a worker thread so other requests keep flowing.
+OFFLOAD_BYTES = 256 * 1024
+# Kafka refuses a record batch over message.max.bytes (default 1 MiB + 12) and aiokafka a record
+# over max_request_size (1 MiB): an envelope above this, with its key and batch header, is a
+# 413, not a broker failure that answers 503 and counts towards rebuilding the producer.
+MAX_RECORD_BYTES = 1_000_000
+
+
+class _Accepted(msgspec.Struct):
+    message_id: str
 
 
 def _unavailable(channel: str, count: int = 1) -> web.Response:
     PRODUCER_ERRORS.inc()
-    MESSAGES.labels(channel, "unavailable").inc(count)
+    outcome(channel, "unavailable").inc(count)
     return problem(
         503,
         "the message broker did not acknowledge in time; retry later",
@@ -41,100 +56,164 @@ def _unavailable(channel: str, count: int = 1) -> web.Response:
 
 
 def _invalid(channel: str, exc: InvalidInput) -> web.Response:
-    MESSAGES.labels(channel, "invalid").inc()
-    status = 400 if exc.field in {"body", "$"} else 422
-    return problem(status, exc.detail, field=exc.field)
+    outcome(channel, "invalid").inc()
+    return problem(exc.status, exc.detail, field=exc.field)
 
 
-async def _gate(request: web.Request, *, batch: bool = False) -> tuple[str, bytes] | web.Response:
-    """Check channel, token, content type and size; on success return (channel, body)."""
-    channel = request.match_info["channel"]
-    if channel not in CHANNELS:
-        return problem(404, "unknown channel", field="channel")
-    settings = request.app[SETTINGS]
-    scopes = channel_scopes(request, settings.intake_tokens)
+def _unsupported(channel: str, exc: UnsupportedMediaType) -> web.Response:
+    outcome(channel, "unsupported_media_type").inc()
+    return problem(415, str(exc), field="Content-Type", allowed=list(exc.allowed))
+
+
+async def unknown_channel(_: web.Request) -> web.Response:
+    """``/v1/inbound/{anything else}``: the known channels have routes of their own."""
+    return problem(404, f"unknown channel; use one of {', '.join(CHANNELS)}", field="channel")
+
+
+async def _gate(
+    request: web.Request, channel: str, *, batch: bool = False
+) -> tuple[str, bytes] | web.Response:
+    """Check token, content type and size; on success (content type, body)."""
+    scopes = request.app[TOKENS].of(request)
     if scopes is None:
-        MESSAGES.labels(channel, "unauthorized").inc()
+        outcome(channel, "unauthorized").inc()
         return problem(
             401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
         )
     if channel not in scopes:
-        MESSAGES.labels(channel, "forbidden").inc()
+        outcome(channel, "forbidden").inc()
         return problem(403, f"this token may not post to the {channel} channel")
-    mime = request.content_type
-    allowed = {"application/json"} | (_MIME_TYPES if channel == "email" and not batch else set())
-    if mime not in allowed:
-        MESSAGES.labels(channel, "unsupported_media_type").inc()
-        return problem(415, f"content type must be one of {sorted(allowed)}", field="Content-Type")
-    limit = settings.max_mime_bytes if mime in _MIME_TYPES else settings.max_json_bytes
+    content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
+    try:
+        kind = body_kind(channel, content_type, batch=batch)
+    except UnsupportedMediaType as exc:
+        return _unsupported(channel, exc)
+    settings = request.app[SETTINGS]
+    limit = settings.max_mime_bytes if kind == "mail" else settings.max_json_bytes
     if batch:
         limit *= 10
     if request.content_length is not None and request.content_length > limit:
-        MESSAGES.labels(channel, "too_large").inc()
+        outcome(channel, "too_large").inc()
         return problem(413, f"body exceeds {limit} bytes", field="body")
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        MESSAGES.labels(channel, "too_large").inc()
+    body = await _read(request, limit)
+    if body is None:
+        outcome(channel, "too_large").inc()
         return problem(413, f"body exceeds {limit} bytes", field="body")
-    return channel, body
+    return content_type, body
 
 
-async def _produce(request: web.Request, messages: list[InboundMessage]) -> int:
-    """Send what this process has not acked yet; returns how many were duplicates."""
+async def _read(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None past ``limit`` bytes.
+
+    ``content.read(n)`` answers with what has arrived so far, which for a large body is only
+    its first chunks; so read to the end, and stop counting at the limit when there is no
+    Content-Length (chunked) to have refused the body up front.
+    """
+    if request.content_length is not None:  # already checked against the limit
+        try:
+            return await request.content.readexactly(request.content_length)
+        except asyncio.IncompleteReadError as exc:  # the client went away mid-body
+            return exc.partial
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(limit + 1 - size):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _record(message: InboundMessage) -> bytes | None:
+    """The envelope as Kafka will carry it, or None when the broker would refuse its size."""
+    value = _encode(message)
+    return value if len(value) <= MAX_RECORD_BYTES else None
+
+
+async def _produce_one(request: web.Request, message: InboundMessage, value: bytes) -> bool:
+    """Send unless this process acked (or is sending) the same message; True when sent."""
+    producer = request.app[PRODUCER]
+    return await request.app[DEDUPE].once(
+        message.message_id,
+        lambda: producer.send(INBOUND, message.conversation_key.encode(), value),
+    )
+
+
+async def _produce_many(request: web.Request, records: list[tuple[InboundMessage, bytes]]) -> None:
+    """Send the batch's valid items that this process has not acked yet, together."""
     dedupe = request.app[DEDUPE]
-    fresh = [m for m in messages if not dedupe.seen(m.message_id)]
-    if len(fresh) == 1:
-        message = fresh[0]
-        sent = await dedupe.once(
-            message.message_id,
-            lambda: request.app[PRODUCER].send(
-                INBOUND, message.conversation_key.encode(), _encode(message)
-            ),
-        )
-        return len(messages) - int(sent)
+    fresh = [(m, v) for m, v in records if not dedupe.seen(m.message_id)]
     if fresh:
         await request.app[PRODUCER].send_many(
-            [(INBOUND, m.conversation_key.encode(), _encode(m)) for m in fresh]
+            [(INBOUND, m.conversation_key.encode(), v) for m, v in fresh]
         )
-        for m in fresh:
+        for m, _ in fresh:
             dedupe.remember(m.message_id)
-    return len(messages) - len(fresh)
 
 
-async def post_message(request: web.Request) -> web.Response:
-    gated = await _gate(request)
+async def post_message(request: web.Request, channel: str) -> web.Response:
+    gated = await _gate(request, channel)
     if isinstance(gated, web.Response):
         return gated
-    channel, body = gated
+    content_type, body = gated
+    now = datetime.now(UTC)
     try:
-        message = normalize(channel, body, request.content_type, datetime.now(UTC))
+        if len(body) > OFFLOAD_BYTES:
+            loop = asyncio.get_running_loop()
+            message = await loop.run_in_executor(None, normalize, channel, body, content_type, now)
+        else:
+            message = normalize(channel, body, content_type, now)
     except UnsupportedMediaType as exc:
-        MESSAGES.labels(channel, "unsupported_media_type").inc()
-        return problem(415, str(exc) or "unsupported content type", field="Content-Type")
+        return _unsupported(channel, exc)
     except InvalidInput as exc:
         return _invalid(channel, exc)
+    value = _record(message)
+    if value is None:
+        outcome(channel, "too_large").inc()
+        return problem(
+            413, f"the normalized message exceeds {MAX_RECORD_BYTES} bytes", field="body"
+        )
     try:
-        duplicates = await _produce(request, [message])
+        sent = await _produce_one(request, message, value)
     except BrokerUnavailable:
         return _unavailable(channel)
-    MESSAGES.labels(channel, "duplicate" if duplicates else "accepted").inc()
-    return web.json_response({"message_id": message.message_id}, status=202)
+    outcome(channel, "accepted" if sent else "duplicate").inc()
+    return web.Response(body=_encode(_Accepted(message.message_id)), status=202, content_type=JSON)
 
 
-async def post_batch(request: web.Request) -> web.Response:
-    gated = await _gate(request, batch=True)
+async def post_batch(request: web.Request, channel: str) -> web.Response:
+    gated = await _gate(request, channel, batch=True)
     if isinstance(gated, web.Response):
         return gated
-    channel, body = gated
+    content_type, body = gated
+    now = datetime.now(UTC)
     try:
-        results = normalize_batch(channel, body, datetime.now(UTC))
+        if len(body) > OFFLOAD_BYTES:
+            loop = asyncio.get_running_loop()
+            results = await loop.run_in_executor(
+                None, lambda: normalize_batch(channel, body, now, content_type=content_type)
+            )
+        else:
+            results = normalize_batch(channel, body, now, content_type=content_type)
+    except UnsupportedMediaType as exc:
+        return _unsupported(channel, exc)
     except InvalidInput as exc:
         return _invalid(channel, exc)
-    valid = [r for r in results if isinstance(r, InboundMessage)]
+    records: list[tuple[InboundMessage, bytes]] = []
+    for index, result in enumerate(results):
+        if isinstance(result, InboundMessage):
+            value = _record(result)
+            if value is None:
+                results[index] = InvalidInput(
+                    f"$.messages[{index}]",
+                    f"the normalized message exceeds {MAX_RECORD_BYTES} bytes",
+                )
+            else:
+                records.append((result, value))
     try:
-        await _produce(request, valid)
+        await _produce_many(request, records)
     except BrokerUnavailable:
-        return _unavailable(channel, len(valid))
+        return _unavailable(channel, len(records))
     items: list[dict[str, object]] = []
     for index, result in enumerate(results):
         if isinstance(result, InboundMessage):
@@ -143,13 +222,11 @@ async def post_batch(request: web.Request) -> web.Response:
             items.append(
                 {"index": index, "status": 422, "field": result.field, "detail": result.detail}
             )
-    MESSAGES.labels(channel, "accepted").inc(len(valid))
-    MESSAGES.labels(channel, "invalid").inc(len(results) - len(valid))
-    return web.json_response(
-        {"accepted": len(valid), "rejected": len(results) - len(valid), "results": items},
-        status=200,
-    )
+    outcome(channel, "accepted").inc(len(records))
+    outcome(channel, "invalid").inc(len(results) - len(records))
+    answer = {"accepted": len(records), "rejected": len(results) - len(records), "results": items}
+    return web.Response(body=_encode(answer), status=200, content_type=JSON)
 
 
-async def get_openapi(_: web.Request) -> web.Response:
-    return web.json_response(openapi_document())
+async def get_openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI_JSON], content_type=JSON)

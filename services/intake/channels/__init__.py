@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from typing import Literal
 
 import msgspec
 
@@ -23,8 +24,11 @@ __all__ = [
     "JSON_MEDIA_TYPE",
     "MAX_BATCH",
     "RFC822_MEDIA_TYPE",
+    "BodyKind",
     "InvalidInput",
     "UnsupportedMediaType",
+    "accepted_media_types",
+    "body_kind",
     "normalize",
     "normalize_batch",
 ]
@@ -42,12 +46,16 @@ _FROM_JSON: dict[str, _FromJson] = {
     "social": social.from_json,
 }
 _RAW_MAIL_TYPES = frozenset({RFC822_MEDIA_TYPE, "message/global"})
+_PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8"})
+BodyKind = Literal["json", "mail"]
 _BATCH_DECODER = msgspec.json.Decoder(Batch)
 
 
-def accepted_media_types(channel: str) -> tuple[str, ...]:
+def accepted_media_types(channel: str, *, batch: bool = False) -> tuple[str, ...]:
     """What ``normalize`` reads on ``channel`` (for 415 responses and the OpenAPI document)."""
-    return (JSON_MEDIA_TYPE, RFC822_MEDIA_TYPE) if channel == "email" else (JSON_MEDIA_TYPE,)
+    if channel == "email" and not batch:
+        return (JSON_MEDIA_TYPE, RFC822_MEDIA_TYPE)
+    return (JSON_MEDIA_TYPE,)
 
 
 def _media_type(content_type: str) -> tuple[str, str | None]:
@@ -59,6 +67,25 @@ def _media_type(content_type: str) -> tuple[str, str | None]:
         if name.strip().lower() == "charset":
             charset = value.strip().strip('"').lower()
     return media.strip().lower(), charset
+
+
+def body_kind(channel: str, content_type: str, *, batch: bool = False) -> BodyKind:
+    """How a body of this Content-Type is read on ``channel``: ``json`` or raw ``mail``.
+
+    The HTTP layer asks before reading the body (an early 415, and the size limit of the
+    kind); ``normalize`` asks again, so the decision lives here only. Raises
+    ``UnsupportedMediaType`` naming what the endpoint accepts.
+    """
+    if content_type in _PLAIN_JSON:  # the common spelling, without parsing parameters
+        return "json"
+    media, charset = _media_type(content_type)
+    if media == JSON_MEDIA_TYPE or (media.startswith("application/") and media.endswith("+json")):
+        if charset not in (None, "utf-8", "utf8"):
+            raise UnsupportedMediaType(content_type, (f"{JSON_MEDIA_TYPE}; charset=utf-8",))
+        return "json"
+    if channel == "email" and not batch and media in _RAW_MAIL_TYPES:
+        return "mail"
+    raise UnsupportedMediaType(content_type, accepted_media_types(channel, batch=batch))
 
 
 def _from_json(channel: str) -> _FromJson:
@@ -73,18 +100,13 @@ def normalize(
 ) -> InboundMessage:
     """One posted message → its envelope. JSON must be UTF-8; raw mail only on ``email``."""
     handler = _from_json(channel)
-    media, charset = _media_type(content_type)
-    if media == JSON_MEDIA_TYPE or (media.startswith("application/") and media.endswith("+json")):
-        if charset not in (None, "utf-8", "utf8"):
-            raise UnsupportedMediaType(content_type, (f"{JSON_MEDIA_TYPE}; charset=utf-8",))
-        return handler(body, received_at)
-    if channel == "email" and media in _RAW_MAIL_TYPES:
+    if body_kind(channel, content_type) == "mail":
         return mime.from_mime(body, received_at)
-    raise UnsupportedMediaType(content_type, accepted_media_types(channel))
+    return handler(body, received_at)
 
 
 def normalize_batch(
-    channel: str, body: bytes, received_at: datetime
+    channel: str, body: bytes, received_at: datetime, *, content_type: str = JSON_MEDIA_TYPE
 ) -> list[InboundMessage | InvalidInput]:
     """``{"messages": [...]}`` (1..500 JSON items) → one result per item, in order.
 
@@ -92,6 +114,7 @@ def normalize_batch(
     rooted at ``$.messages[i]``. Only a bad envelope (not JSON, no list, too many) raises.
     """
     handler = _from_json(channel)
+    body_kind(channel, content_type, batch=True)
     batch = decode_json(_BATCH_DECODER, body)
     results: list[InboundMessage | InvalidInput] = []
     for index, item in enumerate(batch.messages):

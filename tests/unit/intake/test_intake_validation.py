@@ -230,3 +230,9 @@ def test_batch_of_500_is_accepted() -> None:
     items = [chat(message_id=f"m{i}") for i in range(500)]
     results = normalize_batch("chat", msgspec.json.encode({"messages": items}), NOW)
     assert len({r.message_id for r in results if isinstance(r, InboundMessage)}) == 500
+
+
+def test_batches_are_json_only() -> None:
+    with pytest.raises(UnsupportedMediaType) as error:
+        normalize_batch("email", b'{"messages": [{}]}', NOW, content_type=RFC822)
+    assert error.value.allowed == (JSON,)
