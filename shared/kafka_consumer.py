@@ -4,6 +4,11 @@ Delivery rule: fetch a batch, let the handler process it (PostgreSQL commit, the
 only then commit offset+1 per partition. A crash anywhere before the offset commit means the
 batch is delivered again, so handlers are idempotent per message. Revoked partitions wait for
 the batch in hand to finish and commit, so a rebalance never hands half a batch to a peer.
+
+With a ``lookahead``, the next batch is fetched while the handler works on the current one and
+shown to ``lookahead`` at once (the router starts its triage then); it is handled only after the
+current batch is committed, and dropped unhandled if a rebalance came in between (a partition
+assigned again restarts from its committed offset, so nothing is skipped).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ log = logging.getLogger(__name__)
 
 Record: TypeAlias = ConsumerRecord  # ConsumerRecord[bytes, bytes]
 BatchHandler = Callable[[list[Record]], Awaitable[None]]
+Lookahead = Callable[[list[Record]], None]
+Batches = dict[TopicPartition, list[Record]]
 
 CONSUMER_LAG = Gauge(
     "switchboard_consumer_lag_messages",
@@ -43,12 +50,13 @@ def _cancelled_from_outside() -> bool:
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, lock: asyncio.Lock) -> None:
-        self._lock = lock
+    def __init__(self, owner: BatchConsumer) -> None:
+        self._owner = owner
 
     async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
         # Taking the lock waits for the batch in hand to be processed and committed.
-        async with self._lock:
+        async with self._owner.lock:
+            self._owner.generation += 1  # a batch fetched before this is not ours to handle
             log.info("partitions revoked", extra={"partitions": len(revoked)})
 
     async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -65,13 +73,16 @@ class BatchConsumer:
         handler: BatchHandler,
         max_records: int = 500,
         poll_timeout_ms: int = 200,
+        lookahead: Lookahead | None = None,
     ) -> None:
         self.group_id = group_id
         self.topics = tuple(topics)
         self._handler = handler
+        self._lookahead = lookahead
         self._max_records = max_records
         self._poll_timeout_ms = poll_timeout_ms
-        self._lock = asyncio.Lock()
+        self.lock = asyncio.Lock()
+        self.generation = 0
         self._stopping = asyncio.Event()
         self._bootstrap = bootstrap_servers
         self._positions: dict[TopicPartition, int] = {}
@@ -83,7 +94,7 @@ class BatchConsumer:
         while not self._stopping.is_set():
             try:
                 await asyncio.wait_for(self.consumer.start(), _CLIENT_CALL_S)
-                self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self._lock))
+                self.consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
                 self.running = True
                 await self._loop()
             except asyncio.CancelledError:
@@ -126,29 +137,61 @@ class BatchConsumer:
             heartbeat_interval_ms=3_000,
         )
 
+    async def _fetch(self, *, ahead: bool = False) -> tuple[int, Batches, list[Record]]:
+        generation = self.generation
+        batches = await self.consumer.getmany(
+            timeout_ms=self._poll_timeout_ms, max_records=self._max_records
+        )
+        records = [r for part in batches.values() for r in part]
+        if ahead and records and self._lookahead is not None:
+            self._lookahead(records)
+        return generation, batches, records
+
     async def _loop(self) -> None:
+        ahead: tuple[int, Batches, list[Record]] | None = None
         while not self._stopping.is_set():
-            batches = await self.consumer.getmany(
-                timeout_ms=self._poll_timeout_ms, max_records=self._max_records
-            )
+            if ahead is None:
+                generation, batches, records = await self._fetch()
+            else:
+                (generation, batches, records), ahead = ahead, None
             if not batches:
                 self._update_lag()
                 continue
-            async with self._lock:
-                records = [r for part in batches.values() for r in part]
-                await self._handler(records)
-                offsets = {
-                    tp: OffsetAndMetadata(part[-1].offset + 1, "") for tp, part in batches.items()
-                }
-                self._positions.update({tp: meta.offset for tp, meta in offsets.items()})
-                try:
-                    await self.consumer.commit(offsets)
-                except CommitFailedError:
-                    # The group moved on; the next owner re-delivers and our handler is idempotent.
-                    log.warning(
-                        "offset commit failed after rebalance", extra={"group": self.group_id}
-                    )
-            self._update_lag()
+            fetching: asyncio.Task[tuple[int, Batches, list[Record]]] | None = None
+            try:
+                async with self.lock:
+                    if generation != self.generation:
+                        self._rewind(batches)
+                        continue
+                    if self._lookahead is not None:
+                        fetching = asyncio.create_task(self._fetch(ahead=True))
+                    await self._handle(batches, records)
+                self._update_lag()
+                if fetching is not None:
+                    ahead = await fetching
+            except BaseException:
+                if fetching is not None and not fetching.done():
+                    fetching.cancel()
+                    await asyncio.gather(fetching, return_exceptions=True)
+                raise
+
+    async def _handle(self, batches: Batches, records: list[Record]) -> None:
+        await self._handler(records)
+        offsets = {tp: OffsetAndMetadata(part[-1].offset + 1, "") for tp, part in batches.items()}
+        self._positions.update({tp: meta.offset for tp, meta in offsets.items()})
+        try:
+            await self.consumer.commit(offsets)
+        except CommitFailedError:
+            # The group moved on; the next owner re-delivers and our handler is idempotent.
+            log.warning("offset commit failed after rebalance", extra={"group": self.group_id})
+
+    def _rewind(self, batches: Batches) -> None:
+        """A batch fetched before a rebalance is not handled: where its partitions are (still or
+        again) ours, fetch them again from its first record."""
+        assigned = self.consumer.assignment()
+        for tp, part in batches.items():
+            if tp in assigned and part:
+                self.consumer.seek(tp, part[0].offset)
 
     def _update_lag(self) -> None:
         per_topic: dict[str, int] = {}
@@ -164,5 +207,5 @@ class BatchConsumer:
     async def stop(self) -> None:
         """Stop after the batch in hand is processed and committed."""
         self._stopping.set()
-        async with self._lock:
+        async with self.lock:
             pass

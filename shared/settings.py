@@ -36,6 +36,8 @@ class Settings:
     agent_capacity: int = 5
     batch_max: int = 500
     reuse_port: bool = False
+    router_batch_max: int = 1000
+    router_triage_workers: int = 1
 
 
 DEFAULT_PORTS = {"intake": 8081, "router": 8082, "sla": 8083}
@@ -66,6 +68,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise SettingsError(f"{name} must be an integer") from None
+
+
+def _at_least(env: Mapping[str, str], name: str, default: int, low: int) -> int:
+    value = _int(env, name, default)
+    if value < low:
+        raise SettingsError(f"{name} must be at least {low}")
+    return value
 
 
 def _float(env: Mapping[str, str], name: str, default: float) -> float:
@@ -117,4 +126,8 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         kafka_timeout_s=_float(env, "KAFKA_SEND_TIMEOUT_S", Settings.kafka_timeout_s),
         agent_capacity=_int(env, "AGENT_CAPACITY", Settings.agent_capacity),
         reuse_port=env.get("HTTP_REUSE_PORT", "").lower() in {"1", "true", "yes"},
+        router_batch_max=_at_least(env, "ROUTER_BATCH_MAX", Settings.router_batch_max, 1),
+        router_triage_workers=_at_least(
+            env, "ROUTER_TRIAGE_WORKERS", Settings.router_triage_workers, 0
+        ),
     )

@@ -57,12 +57,17 @@ def create_app(settings: Settings) -> web.Application:
         app[POOL] = await create_pool(settings.database_url)
         await producer.start()
         hasher = IdentityHasher(os.environ.get("IDENTITY_HASH_KEY", "switchboard-local").encode())
-        pipeline = RouterPipeline(app[POOL], producer, rules, hasher)
+        pipeline = RouterPipeline(
+            app[POOL], producer, rules, hasher, triage_workers=settings.router_triage_workers
+        )
+        await pipeline.start()
         consumer = state["consumer"] = BatchConsumer(
             bootstrap_servers=settings.kafka_bootstrap_servers,
             group_id=GROUP,
             topics=[INBOUND],
             handler=pipeline.handle,
+            max_records=settings.router_batch_max,
+            lookahead=pipeline.lookahead,
         )
         loop = asyncio.get_running_loop()
         loop.add_signal_handler(signal.SIGHUP, rules.reload)
@@ -72,6 +77,7 @@ def create_app(settings: Settings) -> web.Application:
         await consumer.stop()
         await stop_task(consume)
         await stop_task(relay, grace_s=0)
+        pipeline.close()
         loop.remove_signal_handler(signal.SIGHUP)
         await producer.stop()
         await app[POOL].close()

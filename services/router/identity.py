@@ -6,6 +6,7 @@ database's identity table. Normalization makes "+86 138-0013-8000" and "13800138
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 
@@ -42,6 +43,11 @@ def identities(message: InboundMessage) -> list[tuple[str, str]]:
 class IdentityHasher:
     def __init__(self, key: bytes) -> None:
         self._key = key
+        # Customers write again and again: remember the latest hashes (bounded).
+        self._cached = functools.lru_cache(maxsize=65536)(self._hash)
+
+    def _hash(self, kind: str, value: str) -> str:
+        return hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
 
     def __call__(self, kind: str, value: str) -> str:
-        return hmac.new(self._key, f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+        return self._cached(kind, value)

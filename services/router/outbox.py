@@ -20,16 +20,16 @@ RELAY_AFTER_S = 5.0
 
 
 async def publish_outbox(
-    pool: asyncpg.Pool,
+    db: asyncpg.Connection | asyncpg.Pool,
     producer: ResilientProducer,
     ids: list[int],
     records: list[tuple[str, bytes, bytes]],
 ) -> None:
+    """Publish committed rows; ``db`` is the batch's own connection where it has one."""
     if not ids:
         return
     await producer.send_many(records)
-    async with pool.acquire() as conn:
-        await conn.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
+    await db.execute("DELETE FROM outbox WHERE id = ANY($1::bigint[])", ids)
 
 
 async def relay_once(pool: asyncpg.Pool, producer: ResilientProducer, limit: int = 500) -> int:

@@ -6,8 +6,10 @@ everything here must be safe to run twice for the same records.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -18,7 +20,7 @@ from services.router.metrics import BATCH_SECONDS, MESSAGES, REDACTIONS, ROUTED
 from services.router.outbox import publish_outbox
 from services.router.rules import RulesHolder
 from services.router.store import Routed, store_batch
-from services.router.triage import TriageInput
+from services.router.triage_pool import Outcome, TriagePool
 from shared.dead_letters import publish_dead_letters
 from shared.kafka_consumer import Record
 from shared.kafka_producer import ResilientProducer
@@ -31,17 +33,22 @@ GROUP = "router"
 DEAD_LETTER_REASONS = ("invalid_envelope", "triage_failed", "refused_by_database")
 
 
-def _clean(text: str | None) -> str | None:
-    """PostgreSQL text holds neither NUL nor lone surrogates; both can arrive in valid JSON."""
-    if text is None:
-        return None
-    if "\x00" in text:
-        text = text.replace("\x00", "")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
-    return text
+Decoded = list[tuple[Record, InboundMessage]]
+
+
+@dataclass
+class _Triaging:
+    """A batch whose triage was started before its turn (the consume loop's lookahead)."""
+
+    records: list[Record]
+    decoded: Decoded
+    dead: list[tuple[Record, str]]
+    running: asyncio.Future[list[Outcome]] | None
+
+    def is_for(self, records: list[Record]) -> bool:
+        return len(records) == len(self.records) and all(
+            a is b for a, b in zip(records, self.records, strict=True)
+        )
 
 
 class RouterPipeline:
@@ -51,70 +58,68 @@ class RouterPipeline:
         producer: ResilientProducer,
         rules: RulesHolder,
         hasher: IdentityHasher,
+        *,
+        triage_workers: int = 0,
     ) -> None:
         self._pool = pool
         self._producer = producer
         self._rules = rules
         self._hasher = hasher
+        self._triage = TriagePool(rules, triage_workers)
+        self._ahead: _Triaging | None = None
 
-    def triage(self, message: InboundMessage) -> Routed:
-        triage = self._rules.current
-        body = _clean(message.body) or ""
-        subject = _clean(message.subject)
-        quoted = _clean(message.quoted)
-        decision = triage.decide(
-            TriageInput(
-                channel=message.channel,
-                text=body,
-                subject=subject,
-                quoted=quoted,
-                visibility=message.visibility,
-                ivr_selection=tuple(message.ivr_selection),
-                attributes=message.attributes,
-                language=message.language,
-            )
-        )
-        counts: dict[str, int] = {}
-        redacted: list[str | None] = []
-        for text in (body, subject, quoted):
-            if text is None:
-                redacted.append(None)
-                continue
-            result = triage.redact(message.channel, text)
-            redacted.append(result.text)
-            for kind, n in result.counts.items():
-                counts[kind] = counts.get(kind, 0) + n
-        full = redacted[0] or ""
-        if redacted[2]:
-            full = f"{full}\n\n{redacted[2]}" if full else redacted[2]
-        return Routed(
-            message=message,
-            intent=decision.intent,
-            skill_group=decision.skill_group,
-            priority=decision.priority,
-            language=decision.language,
-            reasons=decision.reasons,
-            body=full,
-            subject=redacted[1],
-            quoted=redacted[2],
-            redactions=counts,
-        )
+    async def start(self) -> None:
+        await self._triage.warm()
 
-    async def handle(self, records: list[Record]) -> None:
-        started = time.perf_counter()
-        items: list[tuple[Record, Routed]] = []
+    def close(self) -> None:
+        self._drop_ahead()
+        self._triage.close()
+
+    def _drop_ahead(self) -> None:
+        if self._ahead is not None and self._ahead.running is not None:
+            self._ahead.running.cancel()
+        self._ahead = None
+
+    def _begin(self, records: list[Record]) -> _Triaging:
+        decoded: Decoded = []
         dead: list[tuple[Record, str]] = []
         for record in records:
             try:
-                message = _decode(record.value or b"")
+                decoded.append((record, _decode(record.value or b"")))
             except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
                 dead.append((record, "invalid_envelope"))
-                continue
-            try:
-                items.append((record, self.triage(message)))
-            except Exception:
-                log.exception("triage failed", extra={"message_id": message.message_id})
+        running = self._triage.start([r.value or b"" for r, _ in decoded]) if decoded else None
+        return _Triaging(records, decoded, dead, running)
+
+    def lookahead(self, records: list[Record]) -> None:
+        """The next batch, while this one is stored: start its triage in the worker now."""
+        if self._triage.parallel:
+            self._drop_ahead()
+            self._ahead = self._begin(records)
+
+    async def handle(self, records: list[Record]) -> None:
+        started = time.perf_counter()
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and not ahead.is_for(records):
+            if ahead.running is not None:
+                ahead.running.cancel()
+            ahead = None
+        batch = ahead or self._begin(records)
+        dead = list(batch.dead)
+        try:
+            outcomes = await self._triage.result(batch.running, [m for _, m in batch.decoded])
+        finally:
+            if batch.running is not None:
+                batch.running.cancel()
+        items: list[tuple[Record, Routed]] = []
+        for (record, message), outcome in zip(batch.decoded, outcomes, strict=True):
+            if isinstance(outcome, str):
+                log.error(
+                    "triage failed", extra={"message_id": message.message_id, "error": outcome}
+                )
                 dead.append((record, "triage_failed"))
+            else:
+                items.append((record, Routed(message, *outcome)))
         if items:
             dead.extend(await self._store(items))
         await publish_dead_letters(self._producer, GROUP, ROUTER_DEAD_LETTERS, dead)
@@ -144,7 +149,7 @@ class RouterPipeline:
     async def _store_and_publish(self, items: list[Routed], now: datetime) -> None:
         async with self._pool.acquire() as conn:
             stored = await store_batch(conn, items, self._hasher, now)
-        await publish_outbox(self._pool, self._producer, stored.outbox_ids, stored.records)
+            await publish_outbox(conn, self._producer, stored.outbox_ids, stored.records)
         for event in stored.events:
             ROUTED.labels(event.channel, event.priority, event.skill_group).inc()
         MESSAGES.labels("routed").inc(len(stored.events))

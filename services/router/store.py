@@ -1,8 +1,8 @@
 """One transaction per batch: messages, tickets, thread keys, customers and the outbox.
 
-Reads are bulk (``= ANY($1)``) and writes are ``executemany``, so the number of round trips is
-the same for a batch of 1 and of 500. A message id already stored is skipped: that is what makes
-re-delivery after a crash harmless.
+The reads go in one statement (``= ANY($1)``) and the writes in another (``unnest`` arrays), so
+a batch of 1 and of 1,000 take the same four round trips: BEGIN, reads, writes, COMMIT. A
+message id already stored is skipped: that is what makes re-delivery after a crash harmless.
 """
 
 from __future__ import annotations
@@ -48,73 +48,105 @@ class Stored:
     duplicates: int
 
 
-async def _existing_messages(conn: asyncpg.Connection, items: list[Routed]) -> set[uuid.UUID]:
-    ids = [uuid.UUID(i.message.message_id) for i in items]
-    rows = await conn.fetch(
-        "SELECT message_id FROM messages WHERE message_id = ANY($1::uuid[])", ids
-    )
-    return {r["message_id"] for r in rows}
+# Every read of a batch in one statement (one round trip), rows told apart by ``src``: the
+# message ids already stored, the tickets the batch's thread keys lead to (locked until the
+# commit), and the customers its identities belong to.
+_READ = """
+WITH threads AS MATERIALIZED (
+    SELECT k.thread_key, t.ticket_id, t.status, t.priority, t.skill_group, t.intent,
+           t.customer_id, t.created_at, t.assigned_agent, t.waiting_since
+    FROM thread_keys k JOIN tickets t USING (ticket_id)
+    WHERE k.thread_key = ANY($2::text[])
+    FOR UPDATE OF t
+)
+SELECT 'message' AS src, message_id, NULL::text AS thread_key, NULL::uuid AS ticket_id,
+       NULL::text AS status, NULL::text AS priority, NULL::text AS skill_group,
+       NULL::text AS intent, NULL::uuid AS customer_id, NULL::timestamptz AS created_at,
+       NULL::text AS assigned_agent, NULL::timestamptz AS waiting_since,
+       NULL::text AS kind, NULL::text AS value_hash
+FROM messages WHERE message_id = ANY($1::uuid[])
+UNION ALL
+SELECT 'thread', NULL, thread_key, ticket_id, status, priority, skill_group, intent,
+       customer_id, created_at, assigned_agent, waiting_since, NULL, NULL
+FROM threads
+UNION ALL
+SELECT 'identity', NULL, NULL, NULL, NULL, NULL, NULL, NULL, i.customer_id, NULL, NULL, NULL,
+       i.kind, i.value_hash
+FROM customer_identities i
+JOIN unnest($3::text[], $4::text[]) AS p(kind, value_hash) USING (kind, value_hash)
+"""
 
 
-async def _tickets_by_key(conn: asyncpg.Connection, keys: set[str]) -> dict[str, TicketState]:
+@dataclass
+class _Known:
+    existing: set[str]
+    by_key: dict[str, TicketState]
+    customers: dict[tuple[str, str], uuid.UUID]
+
+
+async def _read(
+    conn: asyncpg.Connection, items: list[Routed], pairs: set[tuple[str, str]]
+) -> _Known:
+    keys = {k for i in items for k in lookup_keys(i.message)}
+    kinds, hashes = zip(*pairs, strict=True) if pairs else ((), ())
     rows = await conn.fetch(
-        """
-        SELECT k.thread_key, t.ticket_id, t.status, t.priority, t.skill_group, t.intent,
-               t.customer_id, t.created_at, t.assigned_agent, t.waiting_since
-        FROM thread_keys k JOIN tickets t USING (ticket_id)
-        WHERE k.thread_key = ANY($1::text[])
-        FOR UPDATE OF t
-        """,
+        _READ,
+        [i.message.message_id for i in items],  # validated UUID text; asyncpg encodes it
         list(keys),
+        list(kinds),
+        list(hashes),
     )
+    known = _Known(set(), {}, {})
     by_id: dict[uuid.UUID, TicketState] = {}
-    by_key: dict[str, TicketState] = {}
     for r in rows:
-        state = by_id.get(r["ticket_id"])
-        if state is None:
-            state = by_id[r["ticket_id"]] = TicketState(
-                ticket_id=r["ticket_id"],
-                status=r["status"],
-                priority=r["priority"],
-                skill_group=r["skill_group"],
-                intent=r["intent"],
-                customer_id=r["customer_id"],
-                created_at=r["created_at"],
-                assigned_agent=r["assigned_agent"],
-                waiting_since=r["waiting_since"],
-            )
-        state.keys.add(r["thread_key"])
-        by_key[r["thread_key"]] = state
-    return by_key
+        src = r["src"]
+        if src == "message":
+            known.existing.add(str(r["message_id"]))
+        elif src == "identity":
+            known.customers[(r["kind"], r["value_hash"])] = r["customer_id"]
+        else:
+            state = by_id.get(r["ticket_id"])
+            if state is None:
+                state = by_id[r["ticket_id"]] = TicketState(
+                    ticket_id=r["ticket_id"],
+                    status=r["status"],
+                    priority=r["priority"],
+                    skill_group=r["skill_group"],
+                    intent=r["intent"],
+                    customer_id=r["customer_id"],
+                    created_at=r["created_at"],
+                    assigned_agent=r["assigned_agent"],
+                    waiting_since=r["waiting_since"],
+                )
+            state.keys.add(r["thread_key"])
+            known.by_key[r["thread_key"]] = state
+    return known
 
 
 class CustomerLinker:
     """Finds or creates the customer behind each message, within one transaction."""
 
-    def __init__(self, conn: asyncpg.Connection, hasher: IdentityHasher) -> None:
-        self._conn = conn
+    def __init__(self, hasher: IdentityHasher) -> None:
         self._hash = hasher
+        self._pairs: dict[str, list[tuple[str, str]]] = {}
         self._known: dict[tuple[str, str], uuid.UUID] = {}
         self.new_customers: list[uuid.UUID] = []
         self.new_identities: list[tuple[str, str, uuid.UUID]] = []
 
-    async def preload(self, messages: list[InboundMessage]) -> None:
-        pairs = {(k, self._hash(k, v)) for m in messages for k, v in identities(m)}
-        if not pairs:
-            return
-        kinds, hashes = zip(*pairs, strict=True)
-        rows = await self._conn.fetch(
-            """
-            SELECT i.kind, i.value_hash, i.customer_id FROM customer_identities i
-            JOIN unnest($1::text[], $2::text[]) AS p(kind, value_hash) USING (kind, value_hash)
-            """,
-            list(kinds),
-            list(hashes),
-        )
-        self._known.update({(r["kind"], r["value_hash"]): r["customer_id"] for r in rows})
+    def pairs(self, message: InboundMessage) -> list[tuple[str, str]]:
+        """(kind, keyed hash) of the message's identities, hashed once per message."""
+        found = self._pairs.get(message.message_id)
+        if found is None:
+            found = self._pairs[message.message_id] = [
+                (k, self._hash(k, v)) for k, v in identities(message)
+            ]
+        return found
+
+    def preload(self, known: dict[tuple[str, str], uuid.UUID]) -> None:
+        self._known.update(known)
 
     def resolve(self, message: InboundMessage) -> uuid.UUID | None:
-        pairs = [(k, self._hash(k, v)) for k, v in identities(message)]
+        pairs = self.pairs(message)
         if not pairs:
             return None
         customer = next((self._known[p] for p in pairs if p in self._known), None)
@@ -145,18 +177,18 @@ def _new_ticket(item: Routed, customer: uuid.UUID | None) -> TicketState:
 async def store_batch(
     conn: asyncpg.Connection, items: list[Routed], hasher: IdentityHasher, now: datetime
 ) -> Stored:
+    linker = CustomerLinker(hasher)
+    pairs = {p for i in items for p in linker.pairs(i.message)}
     async with conn.transaction():
-        existing = await _existing_messages(conn, items)
+        known = await _read(conn, items, pairs)
+        linker.preload(known.customers)
+        existing, by_key = known.existing, known.by_key
         fresh: list[Routed] = []
         for item in items:
-            mid = uuid.UUID(item.message.message_id)
+            mid = item.message.message_id
             if mid not in existing:
                 existing.add(mid)
                 fresh.append(item)
-        keys = {k for i in fresh for k in lookup_keys(i.message)}
-        by_key = await _tickets_by_key(conn, keys) if keys else {}
-        linker = CustomerLinker(conn, hasher)
-        await linker.preload([i.message for i in fresh])
 
         plan: list[tuple[Routed, TicketState, Change]] = []
         new_keys: list[tuple[str, uuid.UUID]] = []
@@ -182,22 +214,68 @@ async def store_batch(
                     new_keys.append((key, ticket.ticket_id))
             plan.append((item, ticket, change))
 
-        await _write(conn, plan, new_keys, linker, now)
         records, events = _events(plan, now)
-        outbox_ids = (
-            [
-                r["id"]
-                for r in await conn.fetch(
-                    "INSERT INTO outbox (topic, key, value) SELECT * FROM unnest($1::text[], $2::bytea[], $3::bytea[]) RETURNING id",
-                    [t for t, _, _ in records],
-                    [k for _, k, _ in records],
-                    [v for _, _, v in records],
-                )
-            ]
-            if records
-            else []
-        )
+        outbox_ids = await _write(conn, plan, new_keys, linker, records, now)
     return Stored(outbox_ids, records, events, fresh, len(items) - len(fresh))
+
+
+# Every write of a batch in one statement (one round trip): each table gets its rows as arrays.
+# Foreign keys are checked at the end of the statement, so the sibling inserts see each other.
+_WRITE = """
+WITH new_customers AS (
+    INSERT INTO customers (customer_id) SELECT unnest($1::uuid[])
+), new_identities AS (
+    INSERT INTO customer_identities (kind, value_hash, customer_id)
+    SELECT * FROM unnest($2::text[], $3::text[], $4::uuid[])
+    ON CONFLICT DO NOTHING
+), new_tickets AS (
+    INSERT INTO tickets (ticket_id, conversation_key, status, channel, priority, skill_group,
+        intent, language, reasons, redacted, customer_id, created_at, updated_at, waiting_since)
+    SELECT t.ticket_id, t.conversation_key, t.status, t.channel, t.priority, t.skill_group,
+        t.intent, t.language, t.reasons::jsonb, t.channel = 'social', t.customer_id,
+        t.created_at, $42, t.waiting_since
+    FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+        $11::text[], $12::text[], $13::text[], $14::uuid[], $15::timestamptz[],
+        $16::timestamptz[])
+        AS t(ticket_id, conversation_key, status, channel, priority, skill_group, intent,
+             language, reasons, customer_id, created_at, waiting_since)
+), changed_tickets AS (
+    UPDATE tickets SET status = u.status, priority = u.priority, skill_group = u.skill_group,
+        intent = u.intent, customer_id = u.customer_id, updated_at = $42,
+        waiting_since = u.waiting_since, assigned_agent = u.assigned_agent,
+        resolved_at = CASE WHEN u.reopened THEN NULL ELSE tickets.resolved_at END
+    FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::text[], $22::uuid[],
+        $23::timestamptz[], $24::text[], $25::bool[])
+        AS u(ticket_id, status, priority, skill_group, intent, customer_id, waiting_since,
+             assigned_agent, reopened)
+    WHERE tickets.ticket_id = u.ticket_id
+), new_keys AS (
+    INSERT INTO thread_keys (thread_key, ticket_id)
+    SELECT * FROM unnest($26::text[], $27::uuid[])
+    ON CONFLICT DO NOTHING
+), new_messages AS (
+    INSERT INTO messages (message_id, ticket_id, channel, external_id, subject, body, quoted,
+        language, redactions, attributes, received_at, routed_at)
+    SELECT m.message_id, m.ticket_id, m.channel, m.external_id, m.subject, m.body, m.quoted,
+        m.language, m.redactions::jsonb, m.attributes::jsonb, m.received_at, $42
+    FROM unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::text[],
+        $34::text[], $35::text[], $36::text[], $37::text[], $38::timestamptz[])
+        AS m(message_id, ticket_id, channel, external_id, subject, body, quoted, language,
+             redactions, attributes, received_at)
+)
+INSERT INTO outbox (topic, key, value)
+SELECT * FROM unnest($39::text[], $40::bytea[], $41::bytea[])
+RETURNING id
+"""
+
+
+def _json(value: object) -> str:
+    return _encode(value).decode()
+
+
+def _columns(rows: list[tuple[object, ...]], width: int) -> list[list[object]]:
+    """Rows to per-column lists (unnest's arrays); empty lists when there are no rows."""
+    return [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
 async def _write(
@@ -205,18 +283,12 @@ async def _write(
     plan: list[tuple[Routed, TicketState, Change]],
     new_keys: list[tuple[str, uuid.UUID]],
     linker: CustomerLinker,
+    records: list[tuple[str, bytes, bytes]],
     now: datetime,
-) -> None:
-    if linker.new_customers:
-        await conn.executemany(
-            "INSERT INTO customers (customer_id) VALUES ($1)", [(c,) for c in linker.new_customers]
-        )
-    if linker.new_identities:
-        await conn.executemany(
-            "INSERT INTO customer_identities (kind, value_hash, customer_id) VALUES ($1, $2, $3)"
-            " ON CONFLICT DO NOTHING",
-            linker.new_identities,
-        )
+) -> list[int]:
+    """Write the batch; returns the outbox ids of ``records``."""
+    if not plan:
+        return []
     tickets: dict[uuid.UUID, tuple[Routed, TicketState]] = {}
     for item, ticket, _ in plan:
         tickets.setdefault(ticket.ticket_id, (item, ticket))
@@ -230,25 +302,14 @@ async def _write(
             t.skill_group,
             t.intent,
             i.language,
-            list(i.reasons),
-            i.message.channel == "social",
+            _json(list(i.reasons)),
             t.customer_id,
             t.created_at,
-            now,
             t.waiting_since,
         )
         for i, t in tickets.values()
         if t.is_new
     ]
-    if inserts:
-        await conn.executemany(
-            """
-            INSERT INTO tickets (ticket_id, conversation_key, status, channel, priority, skill_group,
-                intent, language, reasons, redacted, customer_id, created_at, updated_at, waiting_since)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-            """,
-            inserts,
-        )
     updates = [
         (
             t.ticket_id,
@@ -257,7 +318,6 @@ async def _write(
             t.skill_group,
             t.intent,
             t.customer_id,
-            now,
             t.waiting_since,
             t.assigned_agent,
             t.reopened,
@@ -265,45 +325,34 @@ async def _write(
         for _, t in tickets.values()
         if not t.is_new and t.dirty
     ]
-    if updates:
-        await conn.executemany(
-            """
-            UPDATE tickets SET status = $2, priority = $3, skill_group = $4, intent = $5,
-                customer_id = $6, updated_at = $7, waiting_since = $8, assigned_agent = $9,
-                resolved_at = CASE WHEN $10 THEN NULL ELSE resolved_at END
-            WHERE ticket_id = $1
-            """,
-            updates,
+    messages = [
+        (
+            i.message.message_id,
+            t.ticket_id,
+            i.message.channel,
+            i.message.external_id,
+            i.subject,
+            i.body,
+            i.quoted,
+            i.language,
+            _json(i.redactions),
+            _json(dict(i.message.attributes)),
+            i.message.received_at,
         )
-    if new_keys:
-        await conn.executemany(
-            "INSERT INTO thread_keys (thread_key, ticket_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            new_keys,
-        )
-    await conn.executemany(
-        """
-        INSERT INTO messages (message_id, ticket_id, channel, external_id, subject, body, quoted,
-            language, redactions, attributes, received_at, routed_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
-        """,
-        [
-            (
-                uuid.UUID(i.message.message_id),
-                t.ticket_id,
-                i.message.channel,
-                i.message.external_id,
-                i.subject,
-                i.body,
-                i.quoted,
-                i.language,
-                i.redactions,
-                dict(i.message.attributes),
-                i.message.received_at,
-                now,
-            )
-            for i, t, _ in plan
-        ],
+        for i, t, _ in plan
+    ]
+    rows = await conn.fetch(
+        _WRITE,
+        linker.new_customers,
+        *_columns(cast(list[tuple[object, ...]], linker.new_identities), 3),
+        *_columns(cast(list[tuple[object, ...]], inserts), 12),
+        *_columns(cast(list[tuple[object, ...]], updates), 9),
+        *_columns(cast(list[tuple[object, ...]], new_keys), 2),
+        *_columns(cast(list[tuple[object, ...]], messages), 11),
+        *_columns(cast(list[tuple[object, ...]], records), 3),
+        now,
     )
+    return [r["id"] for r in rows]
 
 
 def _events(
