@@ -53,7 +53,7 @@ _ESCALATION_NS = uuid.UUID("9d7e2a52-3f0b-4c1e-8a44-5b6c7d8e9f01")
 REFRESH_EVERY_S = 5.0
 # Rungs fired per transaction: a burst (an outage's worth of due timers) goes out in chunks.
 FIRE_CHUNK = 1000
-FIRE_IN_FLIGHT = 2
+FIRE_IN_FLIGHT = 1
 # Rungs due further out than this stay in PostgreSQL: memory and start time do not grow with
 # the number of open tickets, only with what falls due soon.
 HORIZON = timedelta(minutes=10)
@@ -191,8 +191,9 @@ class SlaEngine:
         return len(timers)
 
     async def run_timers(self) -> None:
-        # Up to FIRE_IN_FLIGHT chunks at once: one chunk's Kafka round trip overlaps the next
-        # one's ledger insert. A shutdown lets the chunks in hand finish (commit and publish)
+        # Up to FIRE_IN_FLIGHT chunks at once (1: a ticket's ladder must publish in order; more
+        # would overlap one chunk's Kafka round trip with the next one's ledger insert).
+        # A shutdown lets the chunks in hand finish (commit and publish)
         # instead of leaving them to a relay.
         in_flight: set[asyncio.Task[int]] = set()
         try:
