@@ -235,22 +235,7 @@ class SlaEngine:
 
     async def _fire(self, timers: list[Timer]) -> int:
         now = datetime.now(UTC)
-        rows = []
-        for t in timers:
-            event = Escalation(
-                escalation_id=str(uuid.uuid5(_ESCALATION_NS, t.dedupe_key)),
-                ticket_id=str(t.ticket_id),
-                level=t.step.level,
-                kind=t.step.kind,
-                target=t.step.target,
-                escalate_to=t.step.escalate_to,
-                due_at=t.step.due_at,
-                emitted_at=now,
-                priority=t.facts.priority,
-                skill_group=t.facts.skill_group,
-                channel=t.facts.channel,
-            )
-            rows.append((t, _encode(event)))
+        rows = [(t, _encode(escalation_for(t, now))) for t in timers]
         async with self.pool.acquire() as conn, conn.transaction():
             inserted = {
                 r["dedupe_key"]
@@ -377,6 +362,23 @@ class SlaEngine:
                 await self.relay_once()
             except Exception:
                 log.exception("sla maintenance round failed")
+
+
+def escalation_for(timer: Timer, emitted_at: datetime) -> Escalation:
+    """The event a rung publishes; its id is derived from the rung, so a re-send is recognisable."""
+    return Escalation(
+        escalation_id=str(uuid.uuid5(_ESCALATION_NS, timer.dedupe_key)),
+        ticket_id=str(timer.ticket_id),
+        level=timer.step.level,
+        kind=timer.step.kind,
+        target=timer.step.target,
+        escalate_to=timer.step.escalate_to,
+        due_at=timer.step.due_at,
+        emitted_at=emitted_at,
+        priority=timer.facts.priority,
+        skill_group=timer.facts.skill_group,
+        channel=timer.facts.channel,
+    )
 
 
 async def _mark_published(conn: asyncpg.Connection, keys: list[str]) -> None:

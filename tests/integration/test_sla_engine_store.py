@@ -18,12 +18,11 @@ import msgspec
 import pytest
 
 from services.sla import engine as engine_module
-from services.sla.engine import SlaEngine
+from services.sla.engine import SlaEngine, escalation_for
 from services.sla.ladder import EscalationStep
 from services.sla.policy import TicketFacts, load_policy
 from services.sla.store import Timer, replace_timers
 from shared.kafka_producer import ResilientProducer
-from shared.models import Escalation
 from shared.topics import ESCALATIONS
 from tests.integration.procs import end_offsets as topic_end_offsets
 from tests.integration.procs import read_topic
@@ -96,23 +95,6 @@ async def test_only_rungs_inside_the_horizon_are_held(
     assert engine.timers.when(moved.dedupe_key) == moved.step.fire_at
 
 
-def _event(timer: Timer) -> Escalation:
-    now = datetime.now(UTC)
-    return Escalation(
-        escalation_id=str(uuid.uuid5(engine_module._ESCALATION_NS, timer.dedupe_key)),
-        ticket_id=str(timer.ticket_id),
-        level=timer.step.level,
-        kind=timer.step.kind,
-        target=timer.step.target,
-        escalate_to=timer.step.escalate_to,
-        due_at=timer.step.due_at,
-        emitted_at=now,
-        priority="P1",
-        skill_group="security",
-        channel="chat",
-    )
-
-
 async def test_relay_republishes_only_what_the_topic_lacks(
     pool: asyncpg.Pool,
     producer: ResilientProducer,
@@ -122,7 +104,7 @@ async def test_relay_republishes_only_what_the_topic_lacks(
     monkeypatch.setattr(engine_module, "ORPHAN_AFTER_S", 0.0)
     bootstrap = infra_env["KAFKA_BOOTSTRAP_SERVERS"]
     landed, lost = _timer(uuid.uuid4(), timedelta(0)), _timer(uuid.uuid4(), timedelta(0))
-    events = {t.dedupe_key: _event(t) for t in (landed, lost)}
+    events = {t.dedupe_key: escalation_for(t, datetime.now(UTC)) for t in (landed, lost)}
     start = await topic_end_offsets(bootstrap, ESCALATIONS)
     async with pool.acquire() as conn:
         for t in (landed, lost):
