@@ -20,9 +20,11 @@ def bearer_token(request: web.Request) -> str | None:
 def _find(presented: str, known: Iterable[str]) -> str | None:
     """Compare against every known token so the time taken does not say which one was close."""
     found = None
-    encoded = presented.encode()
+    # aiohttp decodes header bytes as UTF-8 with surrogateescape, so a client sending latin-1
+    # gives lone surrogates; encoding back the same way recovers the bytes it sent.
+    encoded = presented.encode("utf-8", "surrogateescape")
     for token in known:
-        if hmac.compare_digest(encoded, token.encode()):
+        if hmac.compare_digest(encoded, token.encode("utf-8", "surrogateescape")):
             found = token
     return found
 

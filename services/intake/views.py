@@ -78,11 +78,16 @@ async def _gate(
     if scopes is None:
         outcome(channel, "unauthorized").inc()
         return problem(
-            401, "a valid bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            "a valid bearer token is required",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     if channel not in scopes:
         outcome(channel, "forbidden").inc()
-        return problem(403, f"this token may not post to the {channel} channel")
+        return problem(
+            403, f"this token may not post to the {channel} channel", field="Authorization"
+        )
     content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
     try:
         kind = body_kind(channel, content_type, batch=batch)

@@ -1,0 +1,82 @@
+"""Integration tokens at the intake: whatever bytes arrive, 401/403 problem+json naming the header."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from services.intake.app import create_app
+from shared.settings import Settings
+from tests.unit.intake_http.test_intake_app import CHAT, TOKENS, FakeProducer
+
+_BODY = b'{"session_id": "s-1", "text": "hello"}'
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
+    producer = FakeProducer()
+    settings = Settings(service="intake", intake_tokens=TOKENS)
+    app = create_app(settings, producer)  # type: ignore[arg-type]
+    return await aiohttp_client(app), producer
+
+
+async def _raw_post(client: TestClient, authorization: bytes) -> tuple[int, bytes]:
+    """aiohttp's client would send a header value as UTF-8; this sends the bytes as they are."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(
+            b"POST /v1/inbound/chat HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+            b"Content-Type: application/json\r\nAuthorization: " + authorization + b"\r\n"
+            b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
+        )
+        await writer.drain()
+        response = await reader.read()
+    finally:
+        writer.close()
+        await writer.wait_closed()
+    status_line, _, rest = response.partition(b"\r\n")
+    return int(status_line.split()[1]), rest
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [b"Bearer caf\xe9", b"Bearer \xff\xfe", "Bearer 令牌".encode(), b"Bearer all\xe9"],
+)
+async def test_a_non_ascii_token_is_401(client: Any, authorization: bytes) -> None:
+    http, producer = client
+    for _ in range(2):  # the second time past the accepted-token cache too
+        status, rest = await _raw_post(http, authorization)
+        assert status == 401
+        assert b"application/problem+json" in rest
+        assert b'"field":"Authorization"' in rest
+    assert producer.records == []
+
+
+async def test_the_raw_path_accepts_a_valid_token(client: Any) -> None:
+    http, producer = client
+    status, _ = await _raw_post(http, b"Bearer all")
+    assert status == 202
+    assert len(producer.records) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({}, 401),
+        ({"Authorization": "Bearer nope"}, 401),
+        ({"Authorization": "Basic YWxsOg=="}, 401),
+        ({"Authorization": "Bearer chatonly"}, 403),
+    ],
+)
+async def test_auth_problems_name_the_authorization_header(
+    client: Any, headers: dict[str, str], status: int
+) -> None:
+    http, _ = client
+    path = "/v1/inbound/phone" if status == 403 else "/v1/inbound/chat"
+    resp = await http.post(path, json=CHAT, headers=headers)
+    assert resp.status == status
+    assert resp.content_type == "application/problem+json"
+    assert (await resp.json())["field"] == "Authorization"
