@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.triage.redaction import luhn_ok, redact, resident_id_ok
+from services.router.triage.redaction import luhn_ok, may_hold_card, redact, resident_id_ok
 from tests.unit.triage.triage_gen import (
     bad_id_checksum,
     bad_luhn,
@@ -190,3 +190,177 @@ def test_any_valid_id_in_random_social_text_is_removed(before: str, after: str, 
 def test_redaction_never_crashes_and_only_changes_what_it_counts(text: str, full: bool) -> None:
     out = redact(text, full=full)
     assert (out.text == text) == (not out.counts)
+
+
+# --- card formats, full-width forms, secrets with spaces (QA probe) ---------------------------
+
+_FW = {ord(c): ord(c) + 0xFEE0 for c in "0123456789.-@:abcdefghijklmnopqrstuvwxyz"}
+
+
+def _split(number: str, sizes: list[int], sep: str) -> str:
+    out, pos = [], 0
+    for n in sizes:
+        out.append(number[pos : pos + n])
+        pos += n
+    return sep.join(out)
+
+
+@pytest.mark.parametrize("sep", [" ", "-", "."])
+@pytest.mark.parametrize(
+    ("length", "prefix", "sizes"),
+    [
+        (16, "62", [4, 4, 4, 4]),
+        (16, "62", [4, 6, 6]),
+        (15, "37", [4, 6, 5]),
+        (14, "36", [4, 6, 4]),
+        (19, "62", [4, 4, 4, 4, 3]),
+        (19, "62", [6, 13]),
+        (13, "4", [4, 4, 5]),
+    ],
+)
+@pytest.mark.parametrize("full", [True, False])
+def test_grouped_cards_are_masked(
+    sep: str, length: int, prefix: str, sizes: list[int], full: bool
+) -> None:
+    rng = random.Random(f"{length}{sizes}{sep}")
+    for _ in range(5):
+        card = card_number(rng, length, prefix)
+        shown = _split(card, sizes, sep)
+        if sizes == [6, 13]:
+            shown = _split(card, [4, 4, 4, 4, 3], sep)  # 19 digits, but split in 3-6 groups
+        out = redact(f"卡号 {shown}，谢谢", full=full)
+        assert out.text == f"卡号 [card ****{card[-4:]}]，谢谢"
+        assert out.counts == {"card_number": 1}
+
+
+def test_the_probe_examples_are_masked() -> None:
+    assert redact("6222.0212.3456.7894", full=False).text == "[card ****7894]"
+    assert redact("card 6222 021234 567894.", full=False).text == "card [card ****7894]."
+
+
+@pytest.mark.parametrize("card", CARDS)
+@pytest.mark.parametrize("sep", ["", " ", "-", ".", "\u3000"])
+def test_full_width_cards_are_masked(card: str, sep: str) -> None:
+    shown = grouped(card, sep).translate(_FW)
+    out = redact(f"我的卡号是{shown}。", full=False)
+    assert out.text == f"我的卡号是[card ****{card[-4:]}]。"
+
+
+def test_two_cards_in_one_run_are_both_masked() -> None:
+    out = redact(f"{CARDS[0]} {CARDS[1]}", full=False)
+    assert out.counts == {"card_number": 2}
+    assert out.text == f"[card ****{CARDS[0][-4:]}] [card ****{CARDS[1][-4:]}]"
+
+
+def _luhn_valid_phone(prefix: str) -> str:
+    body = prefix + "1381234567"
+    return body + next(d for d in "0123456789" if luhn_ok(body + d))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I paid ¥1,234.56 and 1234.50元 on 2026.11.02, $20.50 at 14:30",
+        "转账 2026.11.02 12:00 金额 1,000,000.00 元",
+        f"card {bad_luhn(CARDS[0])[:4]}.{bad_luhn(CARDS[0])[4:8]}.{bad_luhn(CARDS[0])[8:]}",
+        "call +86 138 1234 5678 or +86-138-1234-5678",
+        f"call 00{_luhn_valid_phone('86')[:2]} {_luhn_valid_phone('86')[2:5]} 1234 5670",
+        "tel 138 1234 5678 139 8765 4321",
+        "2026-11-02 2026-11-03 2026-11-04",
+        "v1.2.3.4.5.6.7.8.9.10.11.12.13",
+    ],
+)
+def test_near_misses_with_separators_stay(text: str) -> None:
+    assert redact(text, full=False).text == text
+
+
+def test_luhn_valid_phone_with_country_prefix_is_no_card() -> None:
+    number = _luhn_valid_phone("0086")
+    assert luhn_ok(number) and len(number) == 15
+    assert redact(f"call {number}", full=False).counts == {}
+    assert redact(f"call {number}", full=True).counts == {"phone": 1}
+
+
+@pytest.mark.parametrize("label", ["订单号：", "order no. ", "order number ", "交易号 "])
+def test_labelled_luhn_valid_order_numbers_stay(label: str) -> None:
+    body = "2026110212345678"
+    number = body + next(d for d in "0123456789" if luhn_ok(body + d))
+    text = f"{label}{number} 还没发货"
+    assert redact(text, full=False).text == text
+    assert redact(text, full=True).text == text
+
+
+def test_long_digit_runs_cost_linear_time() -> None:
+    text = "1 " * 20_000 + "4111 1111 1111 1111"
+    out = redact(text, full=False)
+    assert out.text.endswith("[card ****1111]")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("my password is letmein", "my password is [password]"),
+        ("my password is P@ss w0rd", "my password is [password]"),
+        ("my password is P@ss w0rd, please help", "my password is [password], please help"),
+        ("password: hunter2.", "password: [password]."),
+        ("my password is hunter2!", "my password is [password]!"),
+        ("密码是 P@ss w0rd。", "密码是 [password]。"),
+        ("验证码：８８９９００", "验证码：[verification_code]"),
+        ("验证码是 ４８２９１３，别告诉别人", "验证码是 [verification_code]，别告诉别人"),
+        ("邮箱ｚｈａｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ，谢谢", "邮箱[email]，谢谢"),
+        ("mail zhang@example.com.", "mail [email]."),
+        ("电话１３８１２３４５６７８。", "电话[phone]。"),
+    ],
+)
+def test_probe_secrets_and_contacts(text: str, expected: str) -> None:
+    assert redact(text, full=True).text == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "my password is wrong",
+        "my password is not working.",
+        "the password was reset yesterday",
+        "密码是对的",
+        "my pin is blocked",
+    ],
+)
+def test_sentences_about_a_password_stay(text: str) -> None:
+    assert redact(text, full=True).text == text
+
+
+def test_grouped_resident_id_is_redacted_on_social() -> None:
+    rid = IDS[0]
+    shown = f"{rid[:6]} {rid[6:14]} {rid[14:]}"
+    assert redact(f"身份证 {shown}", full=True).text == "身份证 [id_number]"
+
+
+_PII = st.sampled_from(
+    [
+        *CARDS,
+        grouped(CARDS[0], "."),
+        grouped(CARDS[2]).translate(_FW),
+        "13812345678",
+        "zhang@example.com",
+        "password: hunter2.",
+        "my password is P@ss w0rd",
+        "验证码：８８９９００",
+        IDS[0],
+    ]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(parts=st.lists(st.one_of(_PII, _FILLER), max_size=8), full=st.booleans())
+def test_redacting_twice_changes_nothing_more(parts: list[str], full: bool) -> None:
+    once = redact(" ".join(parts), full=full)
+    twice = redact(once.text, full=full)
+    assert twice.text == once.text and twice.counts == {}
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from([*"0123456789０９ .-．－\u3000a,"]), max_size=60))
+def test_the_card_precheck_never_hides_a_card(text: str) -> None:
+    if not may_hold_card(text):
+        assert redact(text, full=False).counts == {}
