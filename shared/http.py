@@ -7,6 +7,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from functools import cache
 from typing import Any
 
 from aiohttp import web
@@ -30,9 +31,20 @@ READY_CHECK: web.AppKey[ReadyCheck] = web.AppKey("ready_check")
 BACKGROUND: web.AppKey[list[asyncio.Task[None]]] = web.AppKey("background")
 
 
+# Any token is a valid HTTP method to aiohttp: a label must not take whatever a client sends.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _route_of(request: web.Request) -> str:
     resource = request.match_info.route.resource
     return resource.canonical if resource is not None else "unmatched"
+
+
+@cache
+def _latency(route: str, method: str, code: int) -> Histogram:
+    """One child per route template × method × status: a bounded set, looked up once each
+    (``labels()`` takes a lock and builds a key on every call)."""
+    return REQUEST_SECONDS.labels(route, method if method in _METHODS else "other", str(code))
 
 
 @web.middleware
@@ -47,9 +59,7 @@ async def metrics_middleware(request: web.Request, handler: Handler) -> web.Stre
         code = exc.status
         raise
     finally:
-        REQUEST_SECONDS.labels(_route_of(request), request.method, str(code)).observe(
-            time.perf_counter() - started
-        )
+        _latency(_route_of(request), request.method, code).observe(time.perf_counter() - started)
 
 
 def background(

@@ -18,6 +18,8 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared.kafka_batching import PartitionBatches
+
 log = logging.getLogger(__name__)
 # (key, all partitions, available partitions) -> partition, as aiokafka's ``partitioner=``.
 Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
@@ -25,12 +27,6 @@ Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 
 class BrokerUnavailable(Exception):
     """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
-
-
-def _expire(future: asyncio.Future[object]) -> None:
-    """Fail a record's future at its deadline; the client skips futures already done."""
-    if not future.done():
-        future.set_exception(TimeoutError())
 
 
 class ResilientProducer:
@@ -53,6 +49,7 @@ class ResilientProducer:
         self._producer: AIOKafkaProducer | None = None
         self._failures = 0
         self._rebuild_lock = asyncio.Lock()
+        self._batches = PartitionBatches(send_timeout_s)
         self.in_flight = 0
         self.last_ack = 0.0
 
@@ -129,28 +126,22 @@ class ResilientProducer:
         log.debug("acked", extra={"records": len(records), "ms": (self.last_ack - started) * 1e3})
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        """One record: the intake's per-request path, with one timer and no gather.
+        """One keyed record: the intake's per-request path.
 
-        Concurrent callers still share produce requests: the client batches every record
-        appended while a request to the broker is in flight (or within ``linger_ms``). The
-        acknowledgement is awaited until one deadline; appending waits at most
-        ``request_timeout_ms`` (= the send timeout) when the client's buffer is full.
+        Records of concurrent callers join one open batch per partition
+        (``shared.kafka_batching``) and each caller awaits that batch's acknowledgement, until
+        one deadline per batch (the send timeout from the batch's first record).
         """
-        if self._producer is None:  # after a failed start or a rebuild: bound the start too
+        producer = self._producer
+        partitions = 0 if producer is None else self._batches.partitions(producer, topic)
+        if producer is None or not partitions:
+            # After a failed start or a rebuild, or before the topic's metadata is known: the
+            # bounded general path starts the client and waits for the metadata.
             await self.send_many([(topic, key, value)])
             return
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._timeout
         self.in_flight += 1
         try:
-            future = await self._producer.send(topic, value=value, key=key)
-            if not future.done():
-                timer = loop.call_at(deadline, _expire, future)
-                try:
-                    await future
-                finally:
-                    timer.cancel()
-            future.result()
+            await self._batches.append(producer, topic, partitions, key, value)
         except (TimeoutError, KafkaError, OSError) as exc:
             await self._failed()
             raise BrokerUnavailable(type(exc).__name__) from exc

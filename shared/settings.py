@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.models import CHANNELS
+from shared.topics import INBOUND
 
 
 class SettingsError(Exception):
@@ -38,6 +39,8 @@ class Settings:
     reuse_port: bool = False
     router_batch_max: int = 1000
     router_triage_workers: int = 1
+    # Where the intake publishes; only a benchmark or a staging mirror points it elsewhere.
+    intake_topic: str = INBOUND
 
 
 DEFAULT_PORTS = {"intake": 8081, "router": 8082, "sla": 8083}
@@ -130,4 +133,5 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         router_triage_workers=_at_least(
             env, "ROUTER_TRIAGE_WORKERS", Settings.router_triage_workers, 0
         ),
+        intake_topic=env.get("INTAKE_TOPIC", "").strip() or INBOUND,
     )

@@ -26,6 +26,7 @@ def create_app(settings: Settings, producer: ResilientProducer | None = None) ->
         settings.kafka_bootstrap_servers,
         send_timeout_s=settings.kafka_timeout_s,
         client_id="intake",
+        linger_ms=0,
         partitioner=default_partition,
     )
 

@@ -26,7 +26,6 @@ from services.intake.metrics import PRODUCER_ERRORS, outcome
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
 from shared.problem import problem
-from shared.topics import INBOUND
 
 log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
@@ -138,9 +137,10 @@ def _record(message: InboundMessage) -> bytes | None:
 async def _produce_one(request: web.Request, message: InboundMessage, value: bytes) -> bool:
     """Send unless this process acked (or is sending) the same message; True when sent."""
     producer = request.app[PRODUCER]
+    topic = request.app[SETTINGS].intake_topic
     return await request.app[DEDUPE].once(
         message.message_id,
-        lambda: producer.send(INBOUND, message.conversation_key.encode(), value),
+        lambda: producer.send(topic, message.conversation_key.encode(), value),
     )
 
 
@@ -149,8 +149,9 @@ async def _produce_many(request: web.Request, records: list[tuple[InboundMessage
     dedupe = request.app[DEDUPE]
     fresh = [(m, v) for m, v in records if not dedupe.seen(m.message_id)]
     if fresh:
+        topic = request.app[SETTINGS].intake_topic
         await request.app[PRODUCER].send_many(
-            [(INBOUND, m.conversation_key.encode(), v) for m, v in fresh]
+            [(topic, m.conversation_key.encode(), v) for m, v in fresh]
         )
         for m, _ in fresh:
             dedupe.remember(m.message_id)

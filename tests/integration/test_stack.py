@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import AsyncIterator
 
@@ -10,6 +11,9 @@ import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from shared.kafka_producer import ResilientProducer
+from shared.partitioner import default_partition
 
 pytestmark = pytest.mark.integration
 
@@ -120,3 +124,60 @@ async def test_postgres_accepts_connections_and_is_migrated(infra_env: dict[str,
         assert [tuple(r) for r in rows] == [(1, "钱包被偷了"), (2, "wallet stolen")]
     finally:
         await conn.close()
+
+
+async def test_batched_single_record_sends_reach_the_topic_once_and_in_order(
+    infra_env: dict[str, str],
+) -> None:
+    """The intake's path (records of concurrent callers sharing one batch per partition,
+    mixed with the general path) against the real idempotent producer: every record once,
+    each key's records in the order they were sent, none refused as out of sequence."""
+    bootstrap = infra_env["KAFKA_BOOTSTRAP_SERVERS"]
+    name = f"test.batched.{uuid.uuid4().hex[:12]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    await admin.create_topics([NewTopic(name=name, num_partitions=3, replication_factor=1)])
+    producer = ResilientProducer(bootstrap, linger_ms=0, partitioner=default_partition)
+    await producer.start()
+    keys = [f"conversation-{k}".encode() for k in range(12)]
+    try:
+        await producer.send_many([(name, keys[0], b"warm-0")])  # loads the topic's metadata
+
+        async def caller(key: bytes) -> None:
+            for i in range(150):
+                await producer.send(name, key, key + b"-%d" % i + b"x" * (i % 7) * 300)
+                if i % 50 == 0:
+                    await producer.send_many([(name, key, key + b"-many-%d" % i)])
+                # Timers fire between the client taking a batch and serializing it, too.
+                await asyncio.sleep(random.random() / 1000)
+
+        await asyncio.gather(*(caller(k) for k in keys))
+        expected = 1 + len(keys) * (150 + 3)
+        consumer = AIOKafkaConsumer(
+            name,
+            bootstrap_servers=bootstrap,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            got: list[tuple[bytes, bytes]] = []
+            async with asyncio.timeout(30):
+                while len(got) < expected:
+                    batches = await consumer.getmany(timeout_ms=500)
+                    for records in batches.values():
+                        got.extend((bytes(r.key), bytes(r.value)) for r in records)
+            await asyncio.sleep(0.5)
+            extra = await consumer.getmany(timeout_ms=500)
+        finally:
+            await consumer.stop()
+    finally:
+        await producer.stop()
+        await admin.delete_topics([name])
+        await admin.close()
+    assert len(got) == expected and not any(extra.values())
+    assert len({v for _, v in got}) == expected
+    for key in keys:
+        sent_order = [v for k, v in got if k == key and b"-many-" not in v and v != b"warm-0"]
+        numbers = [int(v.split(b"-")[2].rstrip(b"x")) for v in sent_order]
+        assert numbers == list(range(150)), key
