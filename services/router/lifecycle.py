@@ -15,8 +15,29 @@ _NAMESPACE = uuid.UUID("0b9b3c5e-7c2f-4d64-9d0e-6f1a2b3c4d5e")
 _encode = msgspec.json.Encoder().encode
 
 
+# The statuses each event may be posted in; anything else is a 409. A support desk answers and
+# resolves a ticket whether or not someone claimed it first; it reopens only what was resolved,
+# and a resolved ticket takes no answer or wait until it is reopened.
+_OPEN = frozenset({"waiting", "assigned", "waiting_on_customer"})
+ALLOWED_FROM: dict[str, frozenset[str]] = {
+    "first_response": _OPEN,
+    "waiting_on_customer": _OPEN,
+    "resolved": _OPEN,
+    "reopened": frozenset({"resolved"}),
+}
+
+
 class TicketNotFound(Exception):
     pass
+
+
+class InvalidTransition(Exception):
+    """The event does not apply to the ticket in its current status."""
+
+    def __init__(self, kind: str, status: str) -> None:
+        super().__init__(f"a {kind} event does not apply to a ticket that is {status}")
+        self.kind = kind
+        self.status = status
 
 
 def event_id_for(ticket_id: uuid.UUID, kind: str, agent_id: str, at: datetime) -> str:
@@ -31,7 +52,12 @@ async def record_event(
     agent_id: str,
     at: datetime,
     now: datetime,
-) -> tuple[TicketLifecycle, int, tuple[str, bytes, bytes]]:
+) -> tuple[TicketLifecycle, int | None, tuple[str, bytes, bytes]]:
+    """Apply the event under the ticket's row lock; the outbox id is None for a retry (no-op).
+
+    Every writer of a ticket's status (claims, threading, these events) locks its row first, so
+    the status checked here is the status the update changes.
+    """
     event = TicketLifecycle(
         event_id=event_id_for(ticket_id, kind, agent_id, at),
         ticket_id=str(ticket_id),
@@ -42,10 +68,14 @@ async def record_event(
     record = (LIFECYCLE, str(ticket_id).encode(), _encode(event))
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT status, assigned_agent FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
+            "SELECT status, resolved_at FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
         )
         if row is None:
             raise TicketNotFound(str(ticket_id))
+        if row["status"] not in ALLOWED_FROM[kind]:
+            if kind == "resolved" and row["resolved_at"] == at:
+                return event, None, record  # the same resolution posted again
+            raise InvalidTransition(kind, row["status"])
         if kind == "first_response":
             await conn.execute(
                 """

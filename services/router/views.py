@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import re
 import uuid
-from datetime import UTC, datetime
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
 
 import msgspec
 from aiohttp import web
 
 from services.router import queues
+from services.router.bodies import read_json
 from services.router.context import POOL, PRODUCER, SETTINGS
-from services.router.lifecycle import TicketNotFound, record_event
+from services.router.lifecycle import InvalidTransition, TicketNotFound, record_event
 from services.router.metrics import CLAIMS, LIFECYCLE
 from services.router.outbox import publish_outbox
 from services.router.ticket_read import ticket_by_id, ticket_id_of_message
@@ -21,7 +22,10 @@ from shared.kafka_producer import BrokerUnavailable
 from shared.models import SKILL_GROUPS, LifecycleType
 from shared.problem import Handler, problem
 
-T = TypeVar("T")
+# Agents' clocks drift a little; an event further ahead than this is a broken clock or a typo,
+# and the SLA service would stop a clock in the future.
+CLOCK_SKEW = timedelta(minutes=5)
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ClaimRequest(msgspec.Struct):
@@ -46,7 +50,10 @@ async def agent_auth(request: web.Request, handler: Handler) -> web.StreamRespon
         request, request.app[SETTINGS].agent_tokens
     ):
         return problem(
-            401, "a valid agent bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            401,
+            "a valid agent bearer token is required",
+            field="Authorization",
+            headers={"WWW-Authenticate": "Bearer"},
         )
     return await handler(request)
 
@@ -58,15 +65,12 @@ def _uuid(raw: str) -> uuid.UUID | None:
         return None
 
 
-def _decode(body: bytes, kind: type[T]) -> T | web.Response:
-    try:
-        return msgspec.json.decode(body, type=kind)
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = text.rsplit("at `", 1)[1].rstrip("`") if "at `" in text else "$"
-        return problem(422, text, field=field)
-    except msgspec.DecodeError:
-        return problem(400, "body is not valid JSON", field="body")
+def _bad_agent_id(agent_id: str) -> web.Response | None:
+    if not agent_id.strip():
+        return problem(422, "agent_id must not be empty", field="$.agent_id")
+    if _CONTROL_RE.search(agent_id):
+        return problem(422, "agent_id must not contain control characters", field="$.agent_id")
+    return None
 
 
 async def get_ticket(request: web.Request) -> web.Response:
@@ -139,11 +143,11 @@ async def post_claim(request: web.Request) -> web.Response:
     group = _skill_group(request)
     if isinstance(group, web.Response):
         return group
-    body = _decode(await request.read(), ClaimRequest)
+    body = await read_json(request, ClaimRequest)
     if isinstance(body, web.Response):
         return body
-    if not body.agent_id.strip():
-        return problem(422, "agent_id must not be empty", field="$.agent_id")
+    if bad := _bad_agent_id(body.agent_id):
+        return bad
     capacity = request.app[SETTINGS].agent_capacity
     async with request.app[POOL].acquire() as conn:
         try:
@@ -163,24 +167,30 @@ async def post_event(request: web.Request) -> web.Response:
     ticket_id = _uuid(request.match_info["ticket_id"])
     if ticket_id is None:
         return problem(404, "no such ticket", field="ticket_id")
-    body = _decode(await request.read(), EventRequest)
+    body = await read_json(request, EventRequest)
     if isinstance(body, web.Response):
         return body
     if body.at.tzinfo is None:
         return problem(422, "at must be an RFC 3339 timestamp with an offset", field="$.at")
-    if not body.agent_id.strip():
-        return problem(422, "agent_id must not be empty", field="$.agent_id")
+    if bad := _bad_agent_id(body.agent_id):
+        return bad
+    now = datetime.now(UTC)
+    if body.at > now + CLOCK_SKEW:
+        return problem(422, "at must not be in the future", field="$.at")
     pool = request.app[POOL]
     async with pool.acquire() as conn:
         try:
             event, outbox_id, record = await record_event(
-                conn, ticket_id, body.type, body.agent_id, body.at, datetime.now(UTC)
+                conn, ticket_id, body.type, body.agent_id, body.at, now
             )
         except TicketNotFound:
             return problem(404, "no such ticket", field="ticket_id")
-    # Stored in the outbox already: if the broker is away, the relay publishes it later.
-    with contextlib.suppress(BrokerUnavailable):
-        await publish_outbox(pool, request.app[PRODUCER], [outbox_id], [record])
+        except InvalidTransition as exc:
+            return problem(409, str(exc), field="$.type", ticket_status=exc.status)
+    if outbox_id is not None:
+        # Stored in the outbox already: if the broker is away, the relay publishes it later.
+        with contextlib.suppress(BrokerUnavailable):
+            await publish_outbox(pool, request.app[PRODUCER], [outbox_id], [record])
     LIFECYCLE.labels(body.type).inc()
     return _json(
         {"event_id": event.event_id, "ticket_id": event.ticket_id, "type": event.type}, 202

@@ -1,0 +1,86 @@
+"""Request bodies of the agents' API: JSON in UTF-8 only, every refusal naming its field.
+
+Errors name the field and never echo the value: agent ids and timestamps are harmless, but the
+same rule everywhere is easier to keep than a list of exceptions.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TypeVar
+
+import msgspec
+from aiohttp import hdrs, web
+
+from shared.problem import problem
+
+T = TypeVar("T")
+
+JSON_MEDIA_TYPE = "application/json"
+_PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8"})
+_AT_PATH = re.compile(r"^(?P<detail>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
+_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
+_QUOTED_VALUE = re.compile(r"'[^']*'")
+
+
+def _is_json(content_type: str) -> bool:
+    if content_type in _PLAIN_JSON:
+        return True
+    media, _, params = content_type.partition(";")
+    media = media.strip().lower()
+    if media != JSON_MEDIA_TYPE and not (
+        media.startswith("application/") and media.endswith("+json")
+    ):
+        return False
+    for param in params.split(";"):
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
+            "utf-8",
+            "utf8",
+        ):
+            return False
+    return True
+
+
+def _unsupported(content_type: str) -> web.Response:
+    shown = content_type[:80] or "(none)"
+    return problem(
+        415,
+        f"media type {shown!r} not accepted here; use {JSON_MEDIA_TYPE}",
+        field="Content-Type",
+        allowed=[JSON_MEDIA_TYPE],
+    )
+
+
+def _invalid(exc: msgspec.ValidationError) -> web.Response:
+    """422 naming the field: msgspec's path (``$.at``), or the missing field's (``$.type``)."""
+    path, detail = "$", str(exc)
+    if match := _AT_PATH.match(detail):
+        path, detail = match["path"], match["detail"]
+    if missing := _MISSING.match(detail):
+        return problem(422, "missing required field", field=f"{path}.{missing['name']}")
+    if detail.startswith("Invalid enum value"):
+        detail = "not one of the allowed values"
+    return problem(422, _QUOTED_VALUE.sub("", detail), field=path)
+
+
+async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:
+    """The body as ``kind``, or the problem response: 415 not JSON, 400 unreadable, 422 invalid."""
+    content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
+    if not _is_json(content_type):
+        return _unsupported(content_type)
+    body = await request.read()
+    if body.startswith(b"\xef\xbb\xbf"):
+        body = body[3:]
+    if not body.isascii():
+        # msgspec skips the fields it ignores without checking them: check the whole body.
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return problem(400, f"body is not valid UTF-8 (byte {exc.start})", field="body")
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        return _invalid(exc)
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        return problem(400, "body is not valid JSON", field="body")
