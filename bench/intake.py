@@ -1,5 +1,11 @@
 """Intake: distinct chat messages per second and latency, beside an aiohttp no-op handler, then
-the same load on several intake processes sharing one port (SO_REUSEPORT)."""
+the same load on several intake processes sharing one port (SO_REUSEPORT).
+
+The ratio compares one process with one process: an intake of its own (the stack's settings,
+publishing to the bench's sink topic, so that no router or SLA service consumes what it
+accepts on the same two cores) against the no-op. The stack's intake, whose messages the
+router and SLA service process meanwhile, is measured too, as the figure of the whole system.
+"""
 
 from __future__ import annotations
 
@@ -12,12 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench import loadgen
+from bench.kafka import ensure_topics
 from bench.procs import PYTHON, Children
 from bench.stack import ROOT, CpuMeter, Stack, memory_kb, service_pids, wait_http
 from bench.stats import ratio
 
 CHAT_PATH = "/v1/inbound/chat"
 TARGET_RATIO = 0.6
+SINK_TOPIC = "bench.intake.sink"
+SINK_PARTITIONS = 6  # as inbound.messages.v1
+SETTLE_CORES = 0.25
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,50 @@ async def _wait_reuseport(url: str, procs: list[int], timeout_s: float) -> bool:
     return False
 
 
+def _intake_env(stack: Stack, port: int, *, reuse_port: bool) -> dict[str, str]:
+    """A ``switchboard intake`` like the stack's, on its own port, publishing to the sink."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
+        "DATABASE_URL": stack.database_url,
+        "INTAKE_TOKENS": f"{stack.intake_token}=phone,email,chat,social",
+        "INTAKE_TOPIC": SINK_TOPIC,
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_PORT": str(port),
+        "HTTP_REUSE_PORT": "1" if reuse_port else "",
+        "LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+async def _settle(timeout_s: float = 60.0) -> float:
+    """Wait until the stack is quiet (the SLA phase leaves rungs firing and PostgreSQL
+    vacuuming): the seconds waited, at most ``timeout_s``."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        meter = CpuMeter(service_pids())
+        meter.start()
+        await asyncio.sleep(1.0)
+        cores = meter.stop()
+        busy = sum(v for k, v in cores.items() if k in {"router", "sla", "postgres", "kafka"})
+        if busy < SETTLE_CORES:
+            break
+    return round(time.monotonic() - started, 1)
+
+
+async def _isolated(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, Any]:
+    port = free_port(18082)
+    cli = str(ROOT / ".venv" / "bin" / "switchboard")
+    proc = kids.start(f"intake-{port}", [cli, "intake"], _intake_env(stack, port, reuse_port=False))
+    if not await wait_http(f"http://127.0.0.1:{port}/readyz", 30):
+        return {"skipped": f"intake on :{port} did not become ready:\n{proc.log_tail()}"}
+    url = f"http://127.0.0.1:{port}{CHAT_PATH}"
+    out = await _load(url, opts, stack.intake_token, "intake 1 process", {"intake": [proc.pid]})
+    out["rss_kb"] = memory_kb(proc.pid)
+    out["topic"] = SINK_TOPIC
+    proc.stop()
+    return out
+
+
 async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, Any]:
     if not await wait_http(f"{stack.intake_url}/readyz", 10):
         return {"skipped": f"intake not ready at {stack.intake_url}/readyz"}
@@ -119,6 +173,8 @@ async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, An
         "path": CHAT_PATH,
         "target_ratio": TARGET_RATIO,
     }
+    await ensure_topics(stack.bootstrap, [SINK_TOPIC], SINK_PARTITIONS)
+    results["settled_s"] = await _settle()
     print(f"intake: {tool} -c{opts.connections} for {opts.seconds:g}s each", flush=True)
 
     noop_port = free_port(18090)
@@ -133,10 +189,14 @@ async def run(stack: Stack, opts: IntakeOptions, kids: Children) -> dict[str, An
     results["noop"]["rss_kb"] = memory_kb(noop.pid)
     noop.stop()
 
+    results["isolated"] = await _isolated(stack, opts, kids)
     intake_url = f"{stack.intake_url}{CHAT_PATH}"
-    results["intake"] = await _load(intake_url, opts, stack.intake_token, "intake", service_pids())
-    rps = {k: results[k]["rps"] for k in ("noop", "intake")}
-    results["ratio"] = ratio(rps["intake"], rps["noop"])
+    results["intake"] = await _load(
+        intake_url, opts, stack.intake_token, "intake (stack)", service_pids()
+    )
+    rps = {k: results[k].get("rps", 0.0) for k in ("noop", "isolated", "intake")}
+    results["ratio"] = ratio(rps["isolated"], rps["noop"])
+    results["ratio_stack"] = ratio(rps["intake"], rps["noop"])
     results["meets_target"] = (results["ratio"] or 0) >= TARGET_RATIO
 
     if opts.extra_processes > 0:
@@ -149,16 +209,7 @@ async def _reuseport(
 ) -> dict[str, Any]:
     n = opts.extra_processes
     port = free_port(18081)
-    env = {
-        "KAFKA_BOOTSTRAP_SERVERS": stack.bootstrap,
-        "DATABASE_URL": stack.database_url,
-        "INTAKE_TOKENS": f"{stack.intake_token}=phone,email,chat,social",
-        "HTTP_HOST": "127.0.0.1",
-        "HTTP_PORT": str(port),
-        "HTTP_REUSE_PORT": "1",
-        "LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = _intake_env(stack, port, reuse_port=True)
     cli = str(ROOT / ".venv" / "bin" / "switchboard")
     procs = [kids.start(f"intake-{port}-{i}", [cli, "intake"], env) for i in range(n)]
     pids = [p.pid for p in procs]
@@ -174,7 +225,7 @@ async def _reuseport(
     for proc in procs:
         proc.stop()
     scaled = out["intake"]["rps"]
-    out["vs_single_intake"] = ratio(scaled, rps["intake"])
+    out["vs_single_intake"] = ratio(scaled, rps["isolated"])
     out["ratio_vs_noop"] = ratio(scaled, rps["noop"])
     if opts.noop_reuseport:
         nport = free_port(18091)

@@ -40,8 +40,20 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
         out.append(_row("intake", "skipped", note=str(intake["skipped"])[:60]))
     elif intake:
         noop = intake.get("noop", {})
-        for key, label in (("noop", "intake baseline: aiohttp no-op"), ("intake", "intake chat")):
+        notes = {
+            "isolated": f"ratio {_num(intake.get('ratio'), '', 2)} (≥ 0.6)",
+            "intake": f"ratio {_num(intake.get('ratio_stack'), '', 2)}; router, SLA consuming",
+        }
+        labels = (
+            ("noop", "intake baseline: aiohttp no-op"),
+            ("isolated", "intake chat, 1 process"),
+            ("intake", "intake chat, the stack's"),
+        )
+        for key, label in labels:
             r = intake.get(key, {})
+            if "skipped" in r:
+                out.append(_row(label, "skipped", note=str(r["skipped"])[:60]))
+                continue
             out.append(
                 _row(
                     label,
@@ -49,7 +61,7 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
                     _num(r.get("p50_ms"), " ms", 2),
                     _num(r.get("p99_ms"), " ms", 2),
                     "" if key == "noop" else _num(noop.get("rps"), " msg/s"),
-                    "" if key == "noop" else f"ratio {_num(intake.get('ratio'), '', 2)} (≥ 0.6)",
+                    notes.get(key, ""),
                 )
             )
         reuse = intake.get("reuseport") or {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -11,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from services.intake.app import create_app
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
-from shared.settings import Settings
+from shared.settings import Settings, load_settings
 
 TOKENS = {"all": frozenset({"phone", "email", "chat", "social"}), "chatonly": frozenset({"chat"})}
 
@@ -171,3 +172,14 @@ async def test_health_metrics_and_openapi(client: Any) -> None:
     assert "switchboard_intake_messages_total" in metrics
     doc = await (await http.get("/v1/openapi.json")).json()
     assert "/v1/inbound/chat" in doc["paths"]
+
+
+async def test_publishes_to_inbound_unless_the_topic_is_configured(aiohttp_client: Any) -> None:
+    assert load_settings("intake", {}).intake_topic == "inbound.messages.v1"
+    settings = load_settings("intake", {"INTAKE_TOPIC": "bench.intake.sink"})
+    producer = FakeProducer()
+    app = create_app(replace(settings, intake_tokens=TOKENS), producer)  # type: ignore[arg-type]
+    http = await aiohttp_client(app)
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    assert resp.status == 202
+    assert [topic for topic, _, _ in producer.records] == ["bench.intake.sink"]
