@@ -95,6 +95,8 @@ class InboundMessage(
     author_handle: str | None = None
     # email threading: normalized Message-IDs of In-Reply-To then References (oldest first)
     references: list[str] = msgspec.field(default_factory=list)
+    # What the intake already redacted from the text fields, by kind (counts, never values).
+    redactions: dict[str, int] = msgspec.field(default_factory=dict)
 
 
 class TicketRouted(

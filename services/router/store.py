@@ -38,6 +38,12 @@ class Routed:
     quoted: str | None
     redactions: dict[str, int]
 
+    @property
+    def redacted(self) -> bool:
+        """Social posts always go through full redaction; any other message when something
+        was taken out of it (a card number, by the intake or by the router)."""
+        return self.message.channel == "social" or any(self.redactions.values())
+
 
 @dataclass(frozen=True)
 class Stored:
@@ -232,39 +238,40 @@ WITH new_customers AS (
     INSERT INTO tickets (ticket_id, conversation_key, status, channel, priority, skill_group,
         intent, language, reasons, redacted, customer_id, created_at, updated_at, waiting_since)
     SELECT t.ticket_id, t.conversation_key, t.status, t.channel, t.priority, t.skill_group,
-        t.intent, t.language, t.reasons::jsonb, t.channel = 'social', t.customer_id,
-        t.created_at, $42, t.waiting_since
+        t.intent, t.language, t.reasons::jsonb, t.redacted, t.customer_id,
+        t.created_at, $44, t.waiting_since
     FROM unnest($5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
         $11::text[], $12::text[], $13::text[], $14::uuid[], $15::timestamptz[],
-        $16::timestamptz[])
+        $16::timestamptz[], $17::bool[])
         AS t(ticket_id, conversation_key, status, channel, priority, skill_group, intent,
-             language, reasons, customer_id, created_at, waiting_since)
+             language, reasons, customer_id, created_at, waiting_since, redacted)
 ), changed_tickets AS (
     UPDATE tickets SET status = u.status, priority = u.priority, skill_group = u.skill_group,
-        intent = u.intent, customer_id = u.customer_id, updated_at = $42,
+        intent = u.intent, customer_id = u.customer_id, updated_at = $44,
         waiting_since = u.waiting_since, assigned_agent = u.assigned_agent,
-        resolved_at = CASE WHEN u.reopened THEN NULL ELSE tickets.resolved_at END
-    FROM unnest($17::uuid[], $18::text[], $19::text[], $20::text[], $21::text[], $22::uuid[],
-        $23::timestamptz[], $24::text[], $25::bool[])
+        resolved_at = CASE WHEN u.reopened THEN NULL ELSE tickets.resolved_at END,
+        redacted = tickets.redacted OR u.redacted
+    FROM unnest($18::uuid[], $19::text[], $20::text[], $21::text[], $22::text[], $23::uuid[],
+        $24::timestamptz[], $25::text[], $26::bool[], $27::bool[])
         AS u(ticket_id, status, priority, skill_group, intent, customer_id, waiting_since,
-             assigned_agent, reopened)
+             assigned_agent, reopened, redacted)
     WHERE tickets.ticket_id = u.ticket_id
 ), new_keys AS (
     INSERT INTO thread_keys (thread_key, ticket_id)
-    SELECT * FROM unnest($26::text[], $27::uuid[])
+    SELECT * FROM unnest($28::text[], $29::uuid[])
     ON CONFLICT DO NOTHING
 ), new_messages AS (
     INSERT INTO messages (message_id, ticket_id, channel, external_id, subject, body, quoted,
         language, redactions, attributes, received_at, routed_at)
     SELECT m.message_id, m.ticket_id, m.channel, m.external_id, m.subject, m.body, m.quoted,
-        m.language, m.redactions::jsonb, m.attributes::jsonb, m.received_at, $42
-    FROM unnest($28::uuid[], $29::uuid[], $30::text[], $31::text[], $32::text[], $33::text[],
-        $34::text[], $35::text[], $36::text[], $37::text[], $38::timestamptz[])
+        m.language, m.redactions::jsonb, m.attributes::jsonb, m.received_at, $44
+    FROM unnest($30::uuid[], $31::uuid[], $32::text[], $33::text[], $34::text[], $35::text[],
+        $36::text[], $37::text[], $38::text[], $39::text[], $40::timestamptz[])
         AS m(message_id, ticket_id, channel, external_id, subject, body, quoted, language,
              redactions, attributes, received_at)
 )
 INSERT INTO outbox (topic, key, value)
-SELECT * FROM unnest($39::text[], $40::bytea[], $41::bytea[])
+SELECT * FROM unnest($41::text[], $42::bytea[], $43::bytea[])
 RETURNING id
 """
 
@@ -290,8 +297,10 @@ async def _write(
     if not plan:
         return []
     tickets: dict[uuid.UUID, tuple[Routed, TicketState]] = {}
+    redacted: dict[uuid.UUID, bool] = {}
     for item, ticket, _ in plan:
         tickets.setdefault(ticket.ticket_id, (item, ticket))
+        redacted[ticket.ticket_id] = redacted.get(ticket.ticket_id, False) or item.redacted
     inserts = [
         (
             t.ticket_id,
@@ -306,6 +315,7 @@ async def _write(
             t.customer_id,
             t.created_at,
             t.waiting_since,
+            redacted[t.ticket_id],
         )
         for i, t in tickets.values()
         if t.is_new
@@ -321,6 +331,7 @@ async def _write(
             t.waiting_since,
             t.assigned_agent,
             t.reopened,
+            redacted[t.ticket_id],
         )
         for _, t in tickets.values()
         if not t.is_new and t.dirty
@@ -345,8 +356,8 @@ async def _write(
         _WRITE,
         linker.new_customers,
         *_columns(cast(list[tuple[object, ...]], linker.new_identities), 3),
-        *_columns(cast(list[tuple[object, ...]], inserts), 12),
-        *_columns(cast(list[tuple[object, ...]], updates), 9),
+        *_columns(cast(list[tuple[object, ...]], inserts), 13),
+        *_columns(cast(list[tuple[object, ...]], updates), 10),
         *_columns(cast(list[tuple[object, ...]], new_keys), 2),
         *_columns(cast(list[tuple[object, ...]], messages), 11),
         *_columns(cast(list[tuple[object, ...]], records), 3),
@@ -371,7 +382,7 @@ def _events(
             routed_at=now,
             change=change,
             visibility=i.message.visibility,
-            redacted=i.message.channel == "social",
+            redacted=i.redacted,
         )
         for i, t, change in plan
     ]

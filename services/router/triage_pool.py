@@ -26,6 +26,7 @@ import msgspec
 from services.router.rules import RulesHolder
 from services.router.triage import Triage, TriageInput
 from shared.models import InboundMessage
+from shared.redaction import neutral
 
 log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(InboundMessage).decode
@@ -62,23 +63,29 @@ def clean(text: str | None) -> str | None:
     return text
 
 
+def _neutral(text: str | None) -> str | None:
+    return None if text is None else neutral(text)
+
+
 def triage_one(triage: Triage, message: InboundMessage) -> Verdict:
+    """Classify and redact (again: the intake already redacted what it publishes, and its
+    counts arrive in ``message.redactions``; what it took out is not there to count twice)."""
     body = clean(message.body) or ""
     subject = clean(message.subject)
     quoted = clean(message.quoted)
     decision = triage.decide(
         TriageInput(
             channel=message.channel,
-            text=body,
-            subject=subject,
-            quoted=quoted,
+            text=neutral(body),
+            subject=_neutral(subject),
+            quoted=_neutral(quoted),
             visibility=message.visibility,
             ivr_selection=tuple(message.ivr_selection),
             attributes=message.attributes,
             language=message.language,
         )
     )
-    counts: dict[str, int] = {}
+    counts = dict(message.redactions)
     redacted: list[str | None] = []
     for text in (body, subject, quoted):
         if text is None:

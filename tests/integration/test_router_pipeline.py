@@ -27,6 +27,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.structs import ConsumerRecord
 
+from services.intake.channels.redacting import redact_envelope
 from services.router.identity import IdentityHasher
 from services.router.pipeline import RouterPipeline
 from services.router.rules import RulesHolder
@@ -586,3 +587,51 @@ async def test_an_envelope_that_breaks_the_contract_is_dead_lettered(
             assert routed.ticket_created_at.tzinfo is not None, f"routed without offset: {event!r}"
     letters = [_dead(v) for t, _, v in recorder.sent if t == ROUTER_DEAD_LETTERS]
     assert [letter.reason for letter in letters] == ["invalid_envelope"]
+
+
+async def test_a_masked_card_flags_the_ticket_redacted_on_every_channel(
+    stack_env: dict[str, str], db: asyncpg.Connection, run: str
+) -> None:
+    """In-process on the real database: a card masked by the intake (counts in the envelope)
+    or by the router sets ``redacted`` on the new ticket, on a ticket it is appended to, and on
+    the routed event; the counts are stored once, not twice."""
+    card = "6222 0212 3456 7894"
+    by_intake = redact_envelope(envelope(run, "by-intake", body=f"my card {card} was charged"))
+    assert by_intake.redactions == {"card_number": 1}
+    by_router = envelope(run, "by-router", channel="email", body=f"card {card} please block")
+    clean = envelope(run, "clean", channel="phone", body="the app crashes")
+    appended = envelope(
+        run,
+        "appended",
+        channel="phone",
+        body=f"card {card}",
+        conversation_key=clean.conversation_key,
+    )
+    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
+    recorder = RecordingProducer()
+    try:
+        pipeline = RouterPipeline(
+            pool,
+            recorder,  # type: ignore[arg-type]
+            RulesHolder(None),
+            IdentityHasher(b"switchboard-local"),
+        )
+        messages = [by_intake, by_router, clean]
+        await pipeline.handle(
+            [consumer_record(b"k", _encode(m), n) for n, m in enumerate(messages)]
+        )
+        flag = "SELECT t.redacted, m.redactions::text, m.body FROM tickets t JOIN messages m "
+        flag += "USING (ticket_id) WHERE m.message_id = $1"
+        row = await db.fetchrow(flag, uuid.UUID(clean.message_id))
+        assert row is not None and row["redacted"] is False
+        await pipeline.handle([consumer_record(b"k", _encode(appended), 3)])
+    finally:
+        await pool.close()
+    for message in (by_intake, by_router, appended):
+        row = await db.fetchrow(flag, uuid.UUID(message.message_id))
+        assert row is not None and row["redacted"] is True, message.external_id
+        assert msgspec.json.decode(row["redactions"]) == {"card_number": 1}
+        assert card not in row["body"] and "[card ****7894]" in row["body"]
+    events = {e.message_id: e for e in (_routed(v) for t, _, v in recorder.sent if t == ROUTED)}
+    assert events[by_intake.message_id].redacted and events[by_router.message_id].redacted
+    assert events[appended.message_id].redacted and not events[clean.message_id].redacted

@@ -1,5 +1,6 @@
 """Channel payloads → ``InboundMessage`` envelopes: pure functions, no I/O, no clock.
 
+Envelopes come out redacted (``redacting``): what is published is what may be published.
 The HTTP layer maps ``InvalidInput`` to 400/422 and ``UnsupportedMediaType`` to 415; nothing
 else may escape from here for any input bytes (the property tests hold us to that).
 """
@@ -17,6 +18,7 @@ from shared.models import InboundMessage
 from . import chat, email_json, mime, phone, social
 from .errors import InvalidInput, UnsupportedMediaType
 from .fields import decode_json
+from .redacting import redact_envelope
 from .schemas import Batch
 
 __all__ = [
@@ -101,8 +103,8 @@ def normalize(
     """One posted message → its envelope. JSON must be UTF-8; raw mail only on ``email``."""
     handler = _from_json(channel)
     if body_kind(channel, content_type) == "mail":
-        return mime.from_mime(body, received_at)
-    return handler(body, received_at)
+        return redact_envelope(mime.from_mime(body, received_at))
+    return redact_envelope(handler(body, received_at))
 
 
 def normalize_batch(
@@ -119,7 +121,7 @@ def normalize_batch(
     results: list[InboundMessage | InvalidInput] = []
     for index, item in enumerate(batch.messages):
         try:
-            results.append(handler(item, received_at))
+            results.append(redact_envelope(handler(item, received_at)))
         except InvalidInput as error:
             results.append(error.at(f"$.messages[{index}]"))
     return results

@@ -65,7 +65,7 @@ def _codec(label: str | None) -> str | None:
     name = _ALIASES.get(name, name)
     try:
         codec = codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
     return codec if codec.startswith(_TEXT_CODEC_PREFIXES) else None
 

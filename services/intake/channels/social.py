@@ -1,7 +1,8 @@
 """Social-media posts and private messages from platform webhooks.
 
-The router redacts these before anything is stored or logged; intake passes the text through
-untouched (bar control characters) so that redaction sees exactly what was posted.
+The text is redacted (``redacting``, after this module built the envelope) before anything is
+published, stored or logged; this module passes it on untouched (bar control characters) so
+that redaction sees exactly what was posted.
 """
 
 from __future__ import annotations

@@ -1,0 +1,50 @@
+"""Redaction before publishing: nothing personal from a social post, and no card number from
+any channel, ever reaches Kafka (SPEC §3 "Redaction"; PCI).
+
+Runs on the finished envelope, after the message id was derived from the original text, so a
+retried post keeps its id. Every text the envelope carries is covered: body (the transcript
+and voicemail of a call), subject, quoted history and the free attribute values; the
+``customer`` identity and the platform's own ids are structured fields the router needs as
+they are. A non-social message without 13 digits in a row pays one regex scan per field.
+What was taken out travels as counts per kind in ``redactions``; the router redacts again
+(defence in depth) and adds what it finds.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from shared.models import AttributeValue, InboundMessage
+from shared.redaction import merge_counts, redact
+
+# Identifiers the social platform gave the post: kept as they are, like ``external_id``.
+_PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_id", "social_url"})
+
+
+def redact_envelope(message: InboundMessage) -> InboundMessage:
+    """The envelope as it may be published; the same object when there was nothing to take."""
+    full = message.channel == "social"
+    found: list[dict[str, int]] = []
+    changes: dict[str, object] = {}
+    for name in ("body", "subject", "quoted"):
+        value = getattr(message, name)
+        if value:
+            result = redact(value, full=full)
+            if result.counts:
+                changes[name] = result.text
+                found.append(dict(result.counts))
+    attributes: dict[str, AttributeValue] | None = None
+    for key, value in message.attributes.items():
+        if isinstance(value, str) and key not in _PLATFORM_IDS:
+            result = redact(value, full=False)
+            if result.counts:
+                attributes = attributes if attributes is not None else dict(message.attributes)
+                attributes[key] = result.text
+                found.append(dict(result.counts))
+    if not found:
+        return message
+    if attributes is not None:
+        changes["attributes"] = attributes
+    return msgspec.structs.replace(
+        message, redactions=merge_counts(message.redactions, *found), **changes
+    )
