@@ -26,7 +26,7 @@ import msgspec
 from services.router.rules import RulesHolder
 from services.router.triage import Triage, TriageInput
 from shared.models import InboundMessage
-from shared.redaction import neutral
+from shared.redaction import KINDS, neutral
 
 log = logging.getLogger(__name__)
 _decode = msgspec.json.Decoder(InboundMessage).decode
@@ -85,7 +85,8 @@ def triage_one(triage: Triage, message: InboundMessage) -> Verdict:
             language=message.language,
         )
     )
-    counts = dict(message.redactions)
+    # Kinds are metric labels downstream: only the known ones, whatever a producer wrote.
+    counts = {k: n for k, n in message.redactions.items() if k in KINDS and n > 0}
     redacted: list[str | None] = []
     for text in (body, subject, quoted):
         if text is None:

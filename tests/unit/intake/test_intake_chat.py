@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -59,9 +59,9 @@ def test_different_text_or_time_or_session_is_a_different_message() -> None:
     assert post("chat", _without("message_id", session_id="sess-other")).message_id != base
 
 
-def test_chat_without_id_or_time_is_keyed_by_session_and_text() -> None:
+def test_chat_without_id_or_time_is_keyed_by_session_receipt_minute_and_text() -> None:
     first = post("chat", _without("message_id", "sent_at"))
-    assert first.external_id.startswith("sess-7f3a9c::")
+    assert first.external_id.startswith("sess-7f3a9c:~2026-11-02T02:30:00+00:00:")
     assert first.message_id == post("chat", _without("message_id", "sent_at")).message_id
     assert first.sent_at is None
 
@@ -113,3 +113,33 @@ def test_bad_chat_fields_are_named(change: dict[str, object], field: str) -> Non
     with pytest.raises(InvalidInput) as error:
         post("chat", chat(**change))
     assert error.value.field == field
+
+
+def _bare(text: str = "还没到账") -> dict[str, object]:
+    return _without("message_id", "sent_at", text=text)
+
+
+def test_without_id_and_time_the_minute_of_receipt_keys_the_message() -> None:
+    at = datetime(2026, 11, 2, 2, 30, 5, tzinfo=UTC)
+    first = post("chat", _bare(), received_at=at)
+    assert first.external_id.split(":", 1)[1].startswith("~2026-11-02T02:30:00+00:00:")
+    # a retry within the minute is the same message
+    retry = post("chat", _bare(), received_at=at.replace(second=59, microsecond=999_999))
+    assert retry.message_id == first.message_id
+    # the same text a minute later is a new message, and so is other text in the same minute
+    later = post("chat", _bare(), received_at=at.replace(minute=31, second=1))
+    assert later.message_id != first.message_id
+    assert post("chat", _bare("还有问题"), received_at=at).message_id != first.message_id
+
+
+def test_a_receipt_minute_never_takes_the_id_of_a_client_time() -> None:
+    at = datetime(2026, 11, 2, 2, 12, tzinfo=UTC)
+    bare = post("chat", _bare(), received_at=at)
+    timed = post("chat", _without("message_id", text="还没到账", sent_at="2026-11-02T02:12:00Z"))
+    assert bare.message_id != timed.message_id
+
+
+def test_receipt_minute_is_utc_whatever_the_clock_offset() -> None:
+    utc = post("chat", _bare(), received_at=datetime(2026, 11, 2, 2, 30, 5, tzinfo=UTC))
+    shanghai = datetime(2026, 11, 2, 10, 30, 40, tzinfo=timezone(timedelta(hours=8)))
+    assert post("chat", _bare(), received_at=shanghai).message_id == utc.message_id

@@ -67,3 +67,9 @@ def test_the_redacted_flag_is_set_whenever_something_was_redacted() -> None:
         assert unmasked.redactions == {"card_number": 1} and unmasked.redacted
         assert not _routed(_message(channel, "the app crashes")).redacted
     assert _routed(_message("social", "the app crashes", visibility="private")).redacted
+
+
+def test_unknown_kinds_from_the_envelope_are_not_counted() -> None:
+    message = _message("chat", "the app crashes", redactions={"card_number": 2, "x" * 40: 1})
+    verdict = triage_one(RulesHolder(None).current, message)
+    assert verdict.redactions == {"card_number": 2}
