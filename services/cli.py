@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -56,6 +58,24 @@ def _topics() -> int:
     return 0
 
 
+def _route(rules: Path | None) -> int:
+    """JSON Lines are UTF-8 whatever the locale. Bytes that are not UTF-8 reach the parser as
+    lone surrogates (and give an error line); a reader that goes away (``| head``) ends the
+    run quietly."""
+    from services.router.triage import commands
+
+    for stream, errors in ((sys.stdin, "surrogateescape"), (sys.stdout, "backslashreplace")):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(encoding="utf-8", errors=errors)
+    try:
+        return int(commands.route(sys.stdin, sys.stdout, rules))
+    except BrokenPipeError:
+        # Python would flush stdout again at exit and print the error: point it at /dev/null.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -81,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.command == "route":
         rules = args.rules or load_settings("route").rules_path
-        return int(commands.route(sys.stdin, sys.stdout, rules))
+        return _route(rules)
     if args.command == "evaluate":
         return int(commands.evaluate(rest))
     return int(commands.train(rest))

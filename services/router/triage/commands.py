@@ -1,14 +1,17 @@
 """`switchboard route | evaluate | train`: how ops test rules and how a deployment retrains.
 
-`route` is the dry run of the service's decision on JSON Lines, with no Kafka or database; a
-bad line yields an error line (never echoing the customer's text) and only unreadable rules
-stop it.
+`route` is the dry run of the service's decision on JSON Lines, with no Kafka or database. A
+line is checked as the intake checks a post (types, visibility, IVR digits, attribute values;
+IVR digits given as numbers are taken as their digits); a bad line, or one that fails for any
+other reason, yields an error line (never echoing the customer's text) and the next line is
+read. Only unreadable rules stop it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,10 +21,21 @@ from .datasets import DatasetError, Example, load_skill_map, read_examples, trai
 from .decision import Triage, TriageInput
 from .evaluation import Report, kfold, score
 from .model import LinearModel, ModelError
+from .redaction import merge_counts
 from .rules import Rules, RulesError, load_rules
 from .training import DEFAULT_C, DEFAULT_MIN_DF, fit
 
 CHANNELS = ("phone", "email", "chat", "social")
+VISIBILITIES = ("public", "private")
+# The intake's limits (services/intake/channels/schemas.py), so a line the intake would refuse
+# is refused here too.
+_MAX_TEXT = 100_000
+_MAX_SHORT = 1_000
+_MAX_IVR = 64
+_IVR_DIGITS = re.compile(r"[0-9*#]{1,32}")
+_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
+_MAX_ATTRIBUTES = 50
+_MAX_ATTRIBUTE_KEY = 64
 
 
 class _BadLine(ValueError):
@@ -42,9 +56,20 @@ def route(stdin: TextIO, stdout: TextIO, rules_path: Path | None = None) -> int:
             out = _route_one(triage, line)
         except _BadLine as exc:
             out = {"error": f"line {n}: {exc}"}
-        stdout.write(json.dumps(out, ensure_ascii=False) + "\n")
+        except Exception as exc:  # noqa: BLE001 - one line's failure must not lose the rest
+            out = {"error": f"line {n}: could not be routed ({type(exc).__name__})"}
+        stdout.write(_dumps(out) + "\n")
         stdout.flush()
     return 0
+
+
+def _dumps(out: dict[str, object]) -> str:
+    text = json.dumps(out, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # not reachable from checked input; never fail on output
+        text = json.dumps(out, ensure_ascii=True)
+    return text
 
 
 def _route_one(triage: Triage, line: str) -> dict[str, object]:
@@ -52,10 +77,13 @@ def _route_one(triage: Triage, line: str) -> dict[str, object]:
         raw = json.loads(line)
     except ValueError as exc:
         raise _BadLine(f"not valid JSON ({type(exc).__name__})") from None
+    try:
+        json.dumps(raw, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _BadLine("not valid Unicode (a lone surrogate or an undecodable byte)") from None
     item = _parse(raw)
     decision = triage.decide(item)
     body = triage.redact(item.channel, item.text)
-    counts = dict(body.counts)
     out: dict[str, object] = {
         "channel": item.channel,
         "intent": decision.intent,
@@ -65,12 +93,13 @@ def _route_one(triage: Triage, line: str) -> dict[str, object]:
         "reasons": list(decision.reasons),
         "text": body.text,
     }
+    counts = dict(body.counts)
     if item.subject is not None:
         subject = triage.redact(item.channel, item.subject)
-        for kind, k in subject.counts.items():
-            counts[kind] = counts.get(kind, 0) + k
+        counts = merge_counts(counts, subject.counts)
         out["subject"] = subject.text
     out["redactions"] = counts
+    out["redacted"] = item.channel == "social" or bool(counts)
     return out
 
 
@@ -80,30 +109,65 @@ def _parse(raw: object) -> TriageInput:
     channel = raw.get("channel")
     if channel not in CHANNELS:
         raise _BadLine(f"'channel' must be one of {', '.join(CHANNELS)}")
-    text = raw.get("text", "" if raw.get("ivr_selection") else None)
+    text = raw.get("text", "" if channel == "phone" or raw.get("ivr_selection") else None)
     if not isinstance(text, str):
         raise _BadLine("'text' must be a string")
+    if len(text) > _MAX_TEXT:
+        raise _BadLine(f"'text' is longer than {_MAX_TEXT} characters")
+    if channel != "phone" and not text.strip():
+        raise _BadLine("'text' must not be blank")
     for key in ("subject", "quoted", "visibility", "language"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise _BadLine(f"'{key}' must be a string")
-    ivr = raw.get("ivr_selection")
-    ivr = [] if ivr is None else ivr
-    if not isinstance(ivr, list) or not all(isinstance(d, str | int) for d in ivr):
-        raise _BadLine("'ivr_selection' must be a list of digits")
-    attributes = raw.get("attributes")
-    attributes = {} if attributes is None else attributes
-    if not isinstance(attributes, dict):
-        raise _BadLine("'attributes' must be an object")
+    if len(raw.get("subject") or "") > _MAX_SHORT:
+        raise _BadLine(f"'subject' is longer than {_MAX_SHORT} characters")
+    visibility = raw.get("visibility")
+    if visibility is not None and visibility not in VISIBILITIES:
+        raise _BadLine(f"'visibility' must be one of {', '.join(VISIBILITIES)}")
+    language = raw.get("language")
+    if language is not None and not _LANGUAGE.fullmatch(language):
+        raise _BadLine("'language' must be a BCP 47 tag such as zh-CN or en")
     return TriageInput(
         channel=channel,
         text=text,
         subject=raw.get("subject"),
         quoted=raw.get("quoted"),
-        visibility=raw.get("visibility"),
-        ivr_selection=tuple(str(d) for d in ivr),
-        attributes=attributes,
-        language=raw.get("language"),
+        visibility=visibility,
+        ivr_selection=_ivr(raw.get("ivr_selection")),
+        attributes=_attributes(raw.get("attributes")),
+        language=language.replace("_", "-").split("-")[0].lower() if language else None,
     )
+
+
+def _ivr(value: object) -> tuple[str, ...]:
+    """Digits pressed, as the intake takes them; a number is taken as its digits (``[1]``)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > _MAX_IVR:
+        raise _BadLine(f"'ivr_selection' must be a list of at most {_MAX_IVR} digit strings")
+    pressed: list[str] = []
+    for d in value:
+        if isinstance(d, int) and not isinstance(d, bool) and d >= 0:
+            d = str(d)
+        if not isinstance(d, str) or not _IVR_DIGITS.fullmatch(d):
+            raise _BadLine("'ivr_selection' items must be digits, * or # (e.g. \"1\")")
+        pressed.append(d)
+    return tuple(pressed)
+
+
+def _attributes(value: object) -> dict[str, object]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > _MAX_ATTRIBUTES:
+        raise _BadLine(f"'attributes' must be an object of at most {_MAX_ATTRIBUTES} entries")
+    for key, item in value.items():
+        if not 1 <= len(key) <= _MAX_ATTRIBUTE_KEY:
+            raise _BadLine(f"'attributes' keys must have 1-{_MAX_ATTRIBUTE_KEY} characters")
+        if isinstance(item, str) and len(item) > _MAX_SHORT:
+            raise _BadLine(f"'attributes' values must be at most {_MAX_SHORT} characters")
+        if not (item is None or isinstance(item, str | int | float | bool)):
+            raise _BadLine("'attributes' values must be strings, numbers, booleans or null")
+    return value
 
 
 def _data_args(parser: argparse.ArgumentParser) -> None:
