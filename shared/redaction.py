@@ -19,7 +19,8 @@ Decisions where the spec is silent:
 - A valid resident ID (GB 11643 check digit, province code, real birth date; solid or 6-8-4)
   is never counted as a card; outside social posts it is left alone, as the spec asks only for
   card numbers.
-- Secrets: after a code/password word. With `:`/`=` any value goes; after "is"/"是" a value
+- Secrets: after a code/password word (a quote before the value is skipped; a card's CVV is
+  3-4 digits after cvv/cvc/安全码). With `:`/`=` any value goes; after "is"/"是" a value
   that is a plain English word of the sentence ("is wrong", "is expired") is no secret; with
   nothing between, only values with a digit are. A secret may hold a space: the following
   tokens that look like password parts (a digit or symbol in them) go too. Sentence
@@ -80,13 +81,19 @@ _SHIELD = re.compile(
     re.IGNORECASE,
 )
 _VALUE = r"[A-Za-z0-9!@#$%^&*._+~?-]{4,32}"
+_QUOTE = "[\"'\u201c\u2018\u300c\u300e]?"
 _ZH_SECRET = re.compile(
     r"(验证码|校验码|动态码|短信码|动态密码|支付密码|登录密码|交易密码|密码|口令)"
-    r"\s*(是|为|:|=)?\s*(" + _VALUE + ")"
+    r"\s*(是|为)?\s*([:=])?\s*" + _QUOTE + "(" + _VALUE + ")"
 )
 _EN_SECRET = re.compile(
-    r"\b(verification code|security code|sms code|otp|passcode|password|passwd|pwd|pin|code"
-    r"|cvv|cvc)\b\s*(is\b|was\b|:|=|-)?\s*(?:is\s+)?(" + _VALUE + ")",
+    r"\b(verification code|security code|sms code|otp|passcode|password|passwd|pwd|pin|code)"
+    r"\b\s*(is\b|was\b)?\s*([:=-])?\s*(?:is\s+)?" + _QUOTE + "(" + _VALUE + ")",
+    re.IGNORECASE,
+)
+# The card's security code is three or four digits.
+_CVV = re.compile(
+    r"(?:\b(?:cvv2?|cvc2?|cvn|csc)\b|安全码|卡背三位数?)\s*(?:is\b|是|为)?\s*[:=]?\s*(\d{3,4})(?!\d)",
     re.IGNORECASE,
 )
 _NOT_SECRET = re.compile(
@@ -303,25 +310,26 @@ def _order_context(text: str, start: int) -> bool:
 
 def _secrets(text: str) -> list[Span]:
     found: list[Span] = []
+    found += [(m.start(1), m.end(1), CODE, f"[{CODE}]") for m in _CVV.finditer(text)]
     for m in _ZH_SECRET.finditer(text):
         kind = CODE if "码" in m.group(1) and "密码" not in m.group(1) else PASSWORD
-        if m.group(2) not in (":", "=") and m.group(3).lower() in _PLAIN_WORDS:
+        if m.group(3) is None and m.group(4).lower() in _PLAIN_WORDS:
             continue
-        span = _secret_span(text, m.start(3), m.end(3))
+        span = _secret_span(text, m.start(4), m.end(4))
         if span is not None:
             found.append((*span, kind, f"[{kind}]"))
     for m in _EN_SECRET.finditer(text):
-        word, sep, value = m.group(1).lower(), m.group(2), m.group(3)
+        word, verb, sep, value = m.group(1).lower(), m.group(2), m.group(3), m.group(4)
         if _NOT_SECRET.search(text[max(0, m.start() - 12) : m.start()]):
             continue
         if sep in (":", "="):
             pass
-        elif sep and sep.lower() in ("is", "was"):
+        elif verb:
             if value.lower().rstrip(_SENTENCE_END) in _PLAIN_WORDS:
                 continue
         elif not any(c.isdigit() for c in value):
             continue
-        span = _secret_span(text, m.start(3), m.end(3))
+        span = _secret_span(text, m.start(4), m.end(4))
         if span is None:
             continue
         kind = PASSWORD if word in ("passcode", "password", "passwd", "pwd", "pin") else CODE

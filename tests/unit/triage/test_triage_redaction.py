@@ -310,6 +310,12 @@ def test_long_digit_runs_cost_linear_time() -> None:
         ("邮箱ｚｈａｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ，谢谢", "邮箱[email]，谢谢"),
         ("mail zhang@example.com.", "mail [email]."),
         ("电话１３８１２３４５６７８。", "电话[phone]。"),
+        ("验证码是：123456", "验证码是：[verification_code]"),
+        ("password is: hunter2", "password is: [password]"),
+        ("the password is 'hunter2'", "the password is '[password]'"),
+        ("密码是“abc123”", "密码是“[password]”"),
+        ("card 4111111111111111 cvv 123", "card [card ****1111] cvv [verification_code]"),
+        ("安全码 123", "安全码 [verification_code]"),
     ],
 )
 def test_probe_secrets_and_contacts(text: str, expected: str) -> None:
@@ -324,6 +330,9 @@ def test_probe_secrets_and_contacts(text: str, expected: str) -> None:
         "the password was reset yesterday",
         "密码是对的",
         "my pin is blocked",
+        "password-reset link does not work",
+        "the code has expired",
+        "cvv",
     ],
 )
 def test_sentences_about_a_password_stay(text: str) -> None:
