@@ -64,7 +64,10 @@ _FOLD.update({0x2212: ord("-"), 0xFE63: ord("-")})
 
 # Thirteen digits with at most one separator between neighbours: nothing shorter is a card.
 # Python's \d and \s are Unicode-aware, so this also sees full-width digits and spaces.
-_MAYBE_CARD = re.compile(r"\d(?:[\s.\-\u2010-\u2015\u2212\ufe63\uff0d\uff0e]?\d){12}")
+_CARD_SEPARATORS = r"\s.\-\u2010-\u2015\u2212\ufe63\uff0d\uff0e"
+_MAYBE_CARD = re.compile(r"\d(?:[" + _CARD_SEPARATORS + r"]?\d){12}")
+# Necessary for the above and several times cheaper to refute (one repeated class).
+_MAYBE_RUN = re.compile(r"\d[\d" + _CARD_SEPARATORS + r"]{12}")
 _RUN = re.compile(r"\d+(?:[ .-]\d+)*")
 _ID = re.compile(r"(?<![0-9A-Za-z])\d{6}([ -]?)\d{8}\1\d{3}[\dXx](?![0-9A-Za-z])")
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -164,7 +167,8 @@ def resident_id_ok(value: str) -> bool:
 
 def may_hold_card(text: str) -> bool:
     """Cheap precheck (one C-level scan): False means `redact(text, full=False)` changes nothing."""
-    return _MAYBE_CARD.search(text) is not None
+    found = _MAYBE_RUN.search(text)
+    return found is not None and _MAYBE_CARD.search(text, found.start()) is not None
 
 
 def redact(text: str, *, full: bool) -> Redaction:
@@ -183,8 +187,9 @@ def redact(text: str, *, full: bool) -> Redaction:
         spans += [(m.start(), m.end(), EMAIL, "[email]") for m in _EMAIL.finditer(folded)]
     spans += _cards(folded, ids)
     if full:
-        spans += _secrets(folded)
-        spans += _phones(folded)
+        phones = _phones(folded)
+        spans += _secrets(folded, [(a, b) for a, b, _, _ in spans + phones])
+        spans += phones
     if not spans:
         return Redaction(text, {})
     out: list[str] = []
@@ -308,14 +313,15 @@ def _order_context(text: str, start: int) -> bool:
     return _ORDER_BEFORE.search(text, max(0, start - 24), start) is not None
 
 
-def _secrets(text: str) -> list[Span]:
+def _secrets(text: str, others: list[tuple[int, int]]) -> list[Span]:
+    """Codes and passwords; ``others`` (cards, phones, ...) bound how far a secret extends."""
     found: list[Span] = []
     found += [(m.start(1), m.end(1), CODE, f"[{CODE}]") for m in _CVV.finditer(text)]
     for m in _ZH_SECRET.finditer(text):
         kind = CODE if "码" in m.group(1) and "密码" not in m.group(1) else PASSWORD
         if m.group(3) is None and m.group(4).lower() in _PLAIN_WORDS:
             continue
-        span = _secret_span(text, m.start(4), m.end(4))
+        span = _secret_span(text, m.start(4), m.end(4), others)
         if span is not None:
             found.append((*span, kind, f"[{kind}]"))
     for m in _EN_SECRET.finditer(text):
@@ -329,7 +335,7 @@ def _secrets(text: str) -> list[Span]:
                 continue
         elif not any(c.isdigit() for c in value):
             continue
-        span = _secret_span(text, m.start(4), m.end(4))
+        span = _secret_span(text, m.start(4), m.end(4), others)
         if span is None:
             continue
         kind = PASSWORD if word in ("passcode", "password", "passwd", "pwd", "pin") else CODE
@@ -337,7 +343,9 @@ def _secrets(text: str) -> list[Span]:
     return found
 
 
-def _secret_span(text: str, start: int, end: int) -> tuple[int, int] | None:
+def _secret_span(
+    text: str, start: int, end: int, others: list[tuple[int, int]]
+) -> tuple[int, int] | None:
     """Where the secret found at start..end really ends: up to two password parts after a
     space go too ("P@ss w0rd"), sentence punctuation at the end stays."""
     for _ in range(2):
@@ -347,7 +355,9 @@ def _secret_span(text: str, start: int, end: int) -> tuple[int, int] | None:
         token = nxt.group(1).rstrip(_SENTENCE_END) if nxt else ""
         if not _SECRET_PART.search(token) or sum(c.isdigit() for c in token) >= 7:
             break  # a plain word, or a number of its own (an amount, a card, a phone)
-        end = nxt.end() if nxt else end
+        if nxt is None or any(a < nxt.end() and nxt.start() < b for a, b in others):
+            break  # the start of a card or phone number, masked as such
+        end = nxt.end()
     while end > start and text[end - 1] in _SENTENCE_END:
         end -= 1
     return (start, end) if end - start >= 4 else None

@@ -373,3 +373,13 @@ def test_redacting_twice_changes_nothing_more(parts: list[str], full: bool) -> N
 def test_the_card_precheck_never_hides_a_card(text: str) -> None:
     if not may_hold_card(text):
         assert redact(text, full=False).counts == {}
+
+
+@pytest.mark.parametrize(
+    "number",
+    [grouped(CARDS[0]).translate(_FW), "138 1234 5678", grouped(CARDS[1])],
+)
+def test_a_secret_with_a_space_stops_where_a_card_or_phone_starts(number: str) -> None:
+    out = redact(f"my password is P@ss w0rd {number}", full=True)
+    assert out.text.startswith("my password is [password] [")
+    assert "w0rd" not in out.text and len(out.counts) == 2
