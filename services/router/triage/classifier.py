@@ -2,7 +2,9 @@
 
 The security lane is decided first and by rules alone when they match, so no model score can
 demote a theft report; everything else is a vote where matching rules add to the model's
-probability of their group (see the header of rules.yaml).
+probability of their group (see the header of rules.yaml). An `unless` phrase of a security rule
+("found it", "fee", "atm ate") marks a known near miss, so it also withholds the model's
+security boost: the model alone must then outscore the other groups.
 """
 
 from __future__ import annotations
@@ -66,8 +68,15 @@ class Classifier:
         group = label.split(".", 1)[0]
         return rules.group_intent.get(group, "")
 
-    def classify(self, text: str, hits: list[Phrase], ivr: Sequence[str]) -> Classification:
-        """`hits`: the intent rules that matched `text`, in text order."""
+    def classify(
+        self,
+        text: str,
+        hits: list[Phrase],
+        ivr: Sequence[str],
+        near_misses: Sequence[Phrase] = (),
+    ) -> Classification:
+        """`hits`: the intent rules that matched `text`, in text order; `near_misses`: the
+        `unless` phrases that matched (a security one withholds the security boost)."""
         rules = self._rules
         ivr_key, ivr_intent = self._ivr(ivr)
         ivr_reason = f"ivr {ivr_key} -> {ivr_intent}" if ivr_intent else ""
@@ -85,7 +94,8 @@ class Classifier:
         else:
             scores = np.zeros(len(SKILL_GROUPS), dtype=np.float64)
         model_scores = scores.copy()
-        boosted = scores[_SECURITY] >= rules.model.security_threshold
+        veto = next((h for h in near_misses if self._group_of.get(h.intent) == _SECURITY), None)
+        boosted = scores[_SECURITY] >= rules.model.security_threshold and veto is None
         if boosted:
             scores[_SECURITY] += rules.model.security_boost
         best_rule: dict[int, Phrase] = {}
@@ -112,6 +122,8 @@ class Classifier:
             reasons.append(f"model: {group} {model_scores[g]:.2f}")
         if g == _SECURITY and boosted:
             reasons.append(f"model: security lane at or above {rules.model.security_threshold}")
+        if veto is not None and g != _SECURITY:
+            reasons.append(f"near miss '{veto.text}' ({veto.rule_id} unless): no security boost")
         if g in best_rule:
             intent = best_rule[g].intent
         else:

@@ -65,8 +65,10 @@ class Triage:
         text = "\n".join(p for p in (item.subject, item.text) if p and p.strip())
         if not text and item.quoted:
             text = item.quoted  # nothing new was written: the history is all we have
-        hits = self.rules.phrases.find(units(normalize(text)))
-        found = self._classifier.classify(text, [h for h in hits if h.intent], item.ivr_selection)
+        hits, near_misses = self.rules.phrases.scan(units(normalize(text)))
+        found = self._classifier.classify(
+            text, [h for h in hits if h.intent], item.ivr_selection, near_misses
+        )
         complaint = [h for h in hits if h.rule_id == COMPLAINT]
         money = [h for h in hits if h.rule_id == MONEY]
         signals = Signals(

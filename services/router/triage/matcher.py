@@ -8,7 +8,8 @@ Phrase syntax (what ops write in rules.yaml): words and Han characters match as 
 case-insensitive, traditional folded to simplified; `*` allows a gap (up to 8 characters in
 Chinese lists, 4 words in English lists); a word ending in `~` matches any word it starts
 (`recogni~` matches recognise, recognized, ...). A rule's `unless` phrases cancel it
-("lost my card" unless "found it").
+("lost my card" unless "found it"); for a security rule they also withhold the model's security
+boost (see classifier.py).
 """
 
 from __future__ import annotations
@@ -80,11 +81,20 @@ class PhraseMatcher:
         self._prefix_lens = sorted({len(k) for k in self._prefix})
 
     def find(self, text_units: list[str]) -> list[Phrase]:
+        return self.scan(text_units)[0]
+
+    def scan(self, text_units: list[str]) -> tuple[list[Phrase], list[Phrase]]:
+        """Matching phrases (without cancelled rules) and the `unless` phrases that matched.
+
+        The `unless` hits are returned too because a near miss says more than "not this rule":
+        the classifier withholds the security boost when a security rule's `unless` matched.
+        """
         hits = self._scan(text_units)
         if any(h.negate for h in hits):
             cancelled = {h.rule_id for h in hits if h.negate}
-            return [h for h in hits if not h.negate and h.rule_id not in cancelled]
-        return hits
+            kept = [h for h in hits if not h.negate and h.rule_id not in cancelled]
+            return kept, [h for h in hits if h.negate]
+        return hits, []
 
     def _scan(self, text: list[str]) -> list[Phrase]:
         seen: set[int] = set()

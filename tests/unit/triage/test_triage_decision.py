@@ -182,3 +182,41 @@ def test_theft_in_any_company_stays_p1(
 ) -> None:
     d = decide(f"{before} {theft} {after}", channel, attributes={"vip": vip})
     assert (d.skill_group, d.priority) == ("security", "P1")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "There's a withdrawal on my statement that doesn't belong to me",
+        "Someone other than me has been paying with my card",
+        "I want my card frozen right away",
+        "A payment in a city I've never been to showed up this morning",
+        "This debit looks fishy, I don't recall making it",
+    ],
+)
+def test_more_ways_of_saying_not_my_transaction_are_security(text: str) -> None:
+    d = decide(text)
+    assert (d.skill_group, d.priority) == ("security", "P1"), d.reasons
+
+
+@pytest.mark.parametrize(
+    ("text", "group"),
+    [
+        ("I lost my card in the ATM this morning", "cards"),
+        ("The cash machine ate my card, how do I get it back", "cards"),
+        ("取款机把我的卡吞了", "cards"),
+        ("I found my lost card, can I re-link it to the app?", "cards"),
+        ("My cash withdrawal from yesterday isn't showing in the app yet", "funding"),
+        ("My payment to the shop hasn't gone through yet", "payments"),
+    ],
+)
+def test_near_misses_of_the_security_lane_go_to_their_team(text: str, group: str) -> None:
+    d = decide(text)
+    assert d.skill_group == group, d.reasons
+
+
+def test_a_security_unless_phrase_withholds_the_model_boost() -> None:
+    """'in the atm' cancels the theft rule and says the card is in a machine, not a thief's hand."""
+    d = decide("lost my card in the atm")
+    assert d.skill_group == "cards"
+    assert any(r.startswith("near miss 'in the atm'") for r in d.reasons), d.reasons

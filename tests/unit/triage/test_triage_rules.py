@@ -135,6 +135,9 @@ def test_unless_cancels_its_rule() -> None:
         ]
     )
     assert matcher.find(units(normalize("I lost my card but found it"))) == []
+    hits, near_misses = matcher.scan(units(normalize("I lost my card but found it")))
+    assert hits == []
+    assert [h.text for h in near_misses] == ["found it"]  # the classifier's cue to hold back
 
 
 @pytest.mark.parametrize(
