@@ -89,14 +89,17 @@ _ZH_SECRET = re.compile(
     r"(验证码|校验码|动态码|短信码|动态密码|支付密码|登录密码|交易密码|密码|口令)"
     r"\s*(是|为)?\s*([:=])?\s*" + _QUOTE + "(" + _VALUE + ")"
 )
+# Word edges by Latin letters and digits only: "我的password是..." has one before "password".
 _EN_SECRET = re.compile(
-    r"\b(verification code|security code|sms code|otp|passcode|password|passwd|pwd|pin|code)"
-    r"\b\s*(is\b|was\b)?\s*([:=-])?\s*(?:is\s+)?" + _QUOTE + "(" + _VALUE + ")",
+    r"(?<![A-Za-z0-9])(verification code|security code|sms code|otp|passcode|password|passwd"
+    r"|pwd|pin|code)(?![A-Za-z0-9])\s*(is(?![A-Za-z])|was(?![A-Za-z])|是|为)?\s*([:=-])?\s*"
+    r"(?:is\s+)?" + _QUOTE + "(" + _VALUE + ")",
     re.IGNORECASE,
 )
 # The card's security code is three or four digits.
 _CVV = re.compile(
-    r"(?:\b(?:cvv2?|cvc2?|cvn|csc)\b|安全码|卡背三位数?)\s*(?:is\b|是|为)?\s*[:=]?\s*(\d{3,4})(?!\d)",
+    r"(?:(?<![A-Za-z0-9])(?:cvv2?|cvc2?|cvn|csc)(?![A-Za-z0-9])|安全码|卡背三位数?)"
+    r"\s*(?:is\b|是|为)?\s*[:=]?\s*(\d{3,4})(?!\d)",
     re.IGNORECASE,
 )
 _NOT_SECRET = re.compile(

@@ -316,6 +316,9 @@ def test_long_digit_runs_cost_linear_time() -> None:
         ("密码是“abc123”", "密码是“[password]”"),
         ("card 4111111111111111 cvv 123", "card [card ****1111] cvv [verification_code]"),
         ("安全码 123", "安全码 [verification_code]"),
+        ("我的password是letmein", "我的password是[password]"),
+        ("电话password: letmein，谢谢", "电话password: [password]，谢谢"),
+        ("我的cvv是123", "我的cvv是[verification_code]"),
     ],
 )
 def test_probe_secrets_and_contacts(text: str, expected: str) -> None:
@@ -332,6 +335,8 @@ def test_probe_secrets_and_contacts(text: str, expected: str) -> None:
         "my pin is blocked",
         "password-reset link does not work",
         "the code has expired",
+        "my password是错的",
+        "passwords are hard to remember",
         "cvv",
     ],
 )
