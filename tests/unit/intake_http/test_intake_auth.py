@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from services.intake.app import create_app
 from shared.settings import Settings
 from tests.unit.intake_http.test_intake_app import CHAT, TOKENS, FakeProducer
+from tests.unit.raw_http import raw_request
 
 _BODY = b'{"session_id": "s-1", "text": "hello"}'
 
@@ -24,21 +24,12 @@ async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
 
 
 async def _raw_post(client: TestClient, authorization: bytes) -> tuple[int, bytes]:
-    """aiohttp's client would send a header value as UTF-8; this sends the bytes as they are."""
-    reader, writer = await asyncio.open_connection(client.host, client.port)
-    try:
-        writer.write(
-            b"POST /v1/inbound/chat HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
-            b"Content-Type: application/json\r\nAuthorization: " + authorization + b"\r\n"
-            b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY
-        )
-        await writer.drain()
-        response = await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    status_line, _, rest = response.partition(b"\r\n")
-    return int(status_line.split()[1]), rest
+    return await raw_request(
+        client,
+        b"POST /v1/inbound/chat HTTP/1.1\r\nHost: test\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nAuthorization: " + authorization + b"\r\n"
+        b"Content-Length: " + str(len(_BODY)).encode() + b"\r\n\r\n" + _BODY,
+    )
 
 
 @pytest.mark.parametrize(

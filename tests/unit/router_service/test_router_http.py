@@ -16,6 +16,7 @@ from services.router import app as router_app
 from services.router.lifecycle import event_id_for
 from shared.settings import Settings
 from shared.topics import LIFECYCLE
+from tests.unit.raw_http import raw_request
 
 AGENT = {"Authorization": "Bearer agent-token"}
 
@@ -147,26 +148,12 @@ async def _problem(resp: Any, status: int, field: str | None) -> dict[str, Any]:
     return body
 
 
-async def _raw_request(client: TestClient, head: bytes) -> tuple[int, bytes]:
-    """Send bytes as they are: aiohttp's client would encode a header value as UTF-8."""
-    reader, writer = await asyncio.open_connection(client.host, client.port)
-    try:
-        writer.write(head)
-        await writer.drain()
-        response = await reader.read()
-    finally:
-        writer.close()
-        await writer.wait_closed()
-    status_line, _, rest = response.partition(b"\r\n")
-    return int(status_line.split()[1]), rest
-
-
 # --- authentication ----------------------------------------------------------------------------
 
 
 async def test_a_non_ascii_bearer_token_is_401(router: Any) -> None:
     client, _, _ = router
-    status, rest = await _raw_request(
+    status, rest = await raw_request(
         client,
         b"GET /v1/queues HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer caf\xe9\r\n"
         b"Connection: close\r\n\r\n",
