@@ -9,6 +9,7 @@ security boost: the model alone must then outscore the other groups.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,13 @@ from .model import LinearModel
 from .rules import SKILL_GROUPS, Rules
 
 _SECURITY = SKILL_GROUPS.index("security")
+_LATIN_WORD = re.compile(r"[^\W\d_\u3400-\u9fff]{2,}|\d+")
+_HAN = re.compile(r"[\u3400-\u9fff]")
+
+
+def _words(text: str) -> int:
+    """Distinct words, two distinct Han characters counting as one: how much there is to go on."""
+    return len(set(_LATIN_WORD.findall(text))) + len(set(_HAN.findall(text))) // 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,10 @@ class Classifier:
             best = max(security, key=lambda h: h.weight)
             return Classification(best.intent, rule_reasons(security))
 
+        if not hits and not ivr_intent and (words := _words(text)) < rules.model.min_words:
+            # "phone", "账户": the model would still name a lane, with confidence it has not earned.
+            why = f"too little text to classify ({words} word{'s' if words != 1 else ''})"
+            return Classification(rules.fallback_intent, (f"{why} -> {rules.fallback_intent}",))
         probs = self._model.predict(text) if self._model is not None and text else None
         if probs is not None:
             probs = np.where(self._known, probs, 0.0)

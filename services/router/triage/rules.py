@@ -50,6 +50,7 @@ class ModelSettings:
     security_threshold: float
     security_boost: float
     min_confidence: float
+    min_words: int = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +220,7 @@ def _model(raw: dict[str, Any], source: Path) -> ModelSettings:
             "security_threshold",
             "security_boost",
             "min_confidence",
+            "min_words",
         },
     )
     return ModelSettings(
@@ -228,6 +230,7 @@ def _model(raw: dict[str, Any], source: Path) -> ModelSettings:
         security_threshold=num("security_threshold", 0.5),
         security_boost=num("security_boost", 1.0),
         min_confidence=num("min_confidence", 0.3),
+        min_words=int(num("min_words", 2)),
     )
 
 

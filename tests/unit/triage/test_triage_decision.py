@@ -220,3 +220,22 @@ def test_a_security_unless_phrase_withholds_the_model_boost() -> None:
     d = decide("lost my card in the atm")
     assert d.skill_group == "cards"
     assert any(r.startswith("near miss 'in the atm'") for r in d.reasons), d.reasons
+
+
+@pytest.mark.parametrize("text", ["phone", "word word word word", "账户", "卡", "hello", "?"])
+def test_a_word_or_two_without_a_rule_is_not_a_lane_of_its_own(text: str) -> None:
+    """The model names a lane for "phone" with confidence it has not earned: no P1 for that."""
+    d = decide(text)
+    assert (d.intent, d.priority) == ("general.other", "P3")
+    assert any("too little text" in r for r in d.reasons)
+
+
+@pytest.mark.parametrize(
+    ("text", "ivr", "group"),
+    [("stolen", (), "security"), ("被偷", (), "security"), ("", ("1",), "security")],
+)
+def test_a_short_text_still_gets_its_rule_or_ivr_lane(
+    text: str, ivr: tuple[str, ...], group: str
+) -> None:
+    d = decide(text, "phone", ivr_selection=ivr)
+    assert (d.skill_group, d.priority) == (group, "P1")
