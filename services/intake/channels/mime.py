@@ -172,6 +172,10 @@ class _Parts:
         payload = part.get_payload(decode=True)
         data = payload if isinstance(payload, bytes) else b""
         attached = part.get_content_disposition() == "attachment" or bool(part.get_filename())
+        if content_type.startswith("multipart/") and not attached:
+            # A multipart without a (matching) boundary is left unsplit: its body is the
+            # customer's words, not an attachment.
+            content_type = "text/plain"
         if attached or content_type not in ("text/plain", "text/html"):
             self.attachments += 1
             self.attachment_bytes += len(data)

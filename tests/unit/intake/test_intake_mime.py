@@ -283,3 +283,12 @@ def test_very_long_reference_chains_keep_root_and_recent_ids() -> None:
     assert message.conversation_key == "email:m0@x.cn"
     assert len(message.references) == 100
     assert message.references[0] == "m0@x.cn" and message.references[-1] == "m499@x.cn"
+
+
+def test_multipart_without_a_boundary_keeps_its_text() -> None:
+    """A gateway that drops the boundary parameter: the body is the customer's words, unsplit,
+    not an attachment to count and forget."""
+    raw = mail(std_headers(), "multipart/mixed; charset=gbk", "我的钱包被偷了 help".encode("gbk"))
+    message = post_mime(raw)
+    assert message.body == "我的钱包被偷了 help"
+    assert "email_attachments" not in message.attributes
