@@ -6,21 +6,18 @@ same rule everywhere is easier to keep than a list of exceptions.
 
 from __future__ import annotations
 
-import re
 from typing import TypeVar
 
 import msgspec
 from aiohttp import hdrs, web
 
 from shared.problem import problem
+from shared.validation import invalid_field
 
 T = TypeVar("T")
 
 JSON_MEDIA_TYPE = "application/json"
 _PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8"})
-_AT_PATH = re.compile(r"^(?P<detail>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
-_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
-_QUOTED_VALUE = re.compile(r"'[^']*'")
 
 
 def _is_json(content_type: str) -> bool:
@@ -54,14 +51,8 @@ def _unsupported(content_type: str) -> web.Response:
 
 def _invalid(exc: msgspec.ValidationError) -> web.Response:
     """422 naming the field: msgspec's path (``$.at``), or the missing field's (``$.type``)."""
-    path, detail = "$", str(exc)
-    if match := _AT_PATH.match(detail):
-        path, detail = match["path"], match["detail"]
-    if missing := _MISSING.match(detail):
-        return problem(422, "missing required field", field=f"{path}.{missing['name']}")
-    if detail.startswith("Invalid enum value"):
-        detail = "not one of the allowed values"
-    return problem(422, _QUOTED_VALUE.sub("", detail), field=path)
+    path, detail = invalid_field(exc)
+    return problem(422, detail, field=path)
 
 
 async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:

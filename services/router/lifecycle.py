@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import asyncpg
 import msgspec
@@ -12,6 +12,9 @@ from shared.models import TicketLifecycle
 from shared.topics import LIFECYCLE
 
 _NAMESPACE = uuid.UUID("0b9b3c5e-7c2f-4d64-9d0e-6f1a2b3c4d5e")
+# How far a desk's clock may be off from ours: an event further in the future, or further before
+# the ticket existed, is refused (it would stop an SLA clock before it started, or never).
+CLOCK_SKEW = timedelta(minutes=5)
 _encode = msgspec.json.Encoder().encode
 
 
@@ -29,6 +32,10 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 
 class TicketNotFound(Exception):
     pass
+
+
+class EventBeforeTicket(Exception):
+    """The event's ``at`` lies before the ticket was created."""
 
 
 class InvalidTransition(Exception):
@@ -68,10 +75,13 @@ async def record_event(
     record = (LIFECYCLE, str(ticket_id).encode(), _encode(event))
     async with conn.transaction():
         row = await conn.fetchrow(
-            "SELECT status, resolved_at FROM tickets WHERE ticket_id = $1 FOR UPDATE", ticket_id
+            "SELECT status, resolved_at, created_at FROM tickets WHERE ticket_id = $1 FOR UPDATE",
+            ticket_id,
         )
         if row is None:
             raise TicketNotFound(str(ticket_id))
+        if at < row["created_at"] - CLOCK_SKEW:
+            raise EventBeforeTicket(str(ticket_id))
         if row["status"] not in ALLOWED_FROM[kind]:
             if kind == "resolved" and row["resolved_at"] == at:
                 return event, None, record  # the same resolution posted again

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import msgspec
 from aiohttp import web
@@ -13,7 +13,13 @@ from aiohttp import web
 from services.router import queues
 from services.router.bodies import read_json
 from services.router.context import POOL, PRODUCER, SETTINGS
-from services.router.lifecycle import InvalidTransition, TicketNotFound, record_event
+from services.router.lifecycle import (
+    CLOCK_SKEW,
+    EventBeforeTicket,
+    InvalidTransition,
+    TicketNotFound,
+    record_event,
+)
 from services.router.metrics import CLAIMS, LIFECYCLE
 from services.router.outbox import publish_outbox
 from services.router.ticket_read import ticket_by_id, ticket_id_of_message
@@ -24,7 +30,6 @@ from shared.problem import Handler, problem
 
 # Agents' clocks drift a little; an event further ahead than this is a broken clock or a typo,
 # and the SLA service would stop a clock in the future.
-CLOCK_SKEW = timedelta(minutes=5)
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -187,6 +192,8 @@ async def post_event(request: web.Request) -> web.Response:
             return problem(404, "no such ticket", field="ticket_id")
         except InvalidTransition as exc:
             return problem(409, str(exc), field="$.type", ticket_status=exc.status)
+        except EventBeforeTicket:
+            return problem(422, "at is before the ticket was created", field="$.at")
     if outbox_id is not None:
         # Stored in the outbox already: if the broker is away, the relay publishes it later.
         with contextlib.suppress(BrokerUnavailable):

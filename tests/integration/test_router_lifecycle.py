@@ -15,7 +15,12 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 
-from services.router.lifecycle import InvalidTransition, record_event
+from services.router.lifecycle import (
+    CLOCK_SKEW,
+    EventBeforeTicket,
+    InvalidTransition,
+    record_event,
+)
 from shared.db import create_pool
 
 CONCURRENT = 8
@@ -159,3 +164,25 @@ async def test_concurrent_resolutions_resolve_once_and_a_retry_is_a_no_op(
         )
     assert outbox_id is None
     assert (await _ticket(pool, ticket_id))["updated_at"] == row["updated_at"]
+
+
+async def test_an_event_from_before_the_ticket_existed_is_refused(
+    pool: asyncpg.Pool, seeded: list[uuid.UUID]
+) -> None:
+    ticket_id, created = await _seed(pool, seeded, "waiting")
+    async with pool.acquire() as conn:
+        with pytest.raises(EventBeforeTicket):
+            await record_event(
+                conn,
+                ticket_id,
+                "first_response",
+                "agent-0",
+                created - CLOCK_SKEW - timedelta(seconds=1),
+                datetime.now(UTC),
+            )
+        # Within the clock-skew allowance it is taken.
+        _, outbox_id, _ = await record_event(
+            conn, ticket_id, "first_response", "agent-0", created - timedelta(minutes=1), created
+        )
+    assert outbox_id is not None
+    assert (await _ticket(pool, ticket_id))["first_response_at"] == created - timedelta(minutes=1)

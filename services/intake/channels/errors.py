@@ -6,14 +6,9 @@ built here carries a field path and a fixed description, never the offending val
 
 from __future__ import annotations
 
-import re
-
 import msgspec
 
-_AT_KEY = re.compile(r"^(?P<detail>.*) - at `key` in `(?P<path>\$[^`]*)`$", re.DOTALL)
-_AT_PATH = re.compile(r"^(?P<detail>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
-_MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
-_QUOTED_VALUE = re.compile(r"'[^']*'")
+from shared.validation import invalid_field
 
 
 class InvalidInput(Exception):
@@ -53,17 +48,4 @@ def from_decode_error(error: msgspec.DecodeError | UnicodeDecodeError) -> Invali
 
 def from_validation_error(error: msgspec.ValidationError) -> InvalidInput:
     """A msgspec validation error, keeping its field path (``$.from``) and dropping any value."""
-    message = str(error)
-    path = "$"
-    detail = message
-    if match := _AT_KEY.match(message):
-        path, detail = match["path"] + " (key)", match["detail"]
-    elif match := _AT_PATH.match(message):
-        path, detail = match["path"], match["detail"]
-    if missing := _MISSING.match(detail):
-        return InvalidInput(f"{path}.{missing['name']}", "missing required field")
-    if detail.startswith("Invalid enum value"):
-        detail = "not one of the allowed values"
-    elif "regex" not in detail:
-        detail = _QUOTED_VALUE.sub("", detail)
-    return InvalidInput(path, detail)
+    return InvalidInput(*invalid_field(error))

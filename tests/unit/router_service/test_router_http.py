@@ -133,9 +133,19 @@ async def router(
     yield await aiohttp_client(app), pool, producer  # type: ignore[misc]
 
 
-def _ticket(pool: FakePool, status: str, resolved_at: datetime | None = None) -> uuid.UUID:
+def _ticket(
+    pool: FakePool,
+    status: str,
+    resolved_at: datetime | None = None,
+    created_at: datetime | None = None,
+) -> uuid.UUID:
     ticket_id = uuid.uuid4()
-    pool.tickets[ticket_id] = {"status": status, "resolved_at": resolved_at}
+    created = created_at or datetime.now(UTC) - timedelta(hours=1)
+    pool.tickets[ticket_id] = {
+        "status": status,
+        "resolved_at": resolved_at,
+        "created_at": created,
+    }
     return ticket_id
 
 
@@ -347,6 +357,18 @@ async def test_an_event_in_the_future_is_422(router: Any, ahead: timedelta) -> N
     client, pool, producer = router
     tid = _ticket(pool, "assigned")
     at = datetime.now(UTC) + ahead
+    resp = await client.post(
+        f"/v1/tickets/{tid}/events", json=_event("first_response", at), headers=AGENT
+    )
+    await _problem(resp, 422, "$.at")
+    assert pool.conn.updates == [] and producer.records == []
+
+
+async def test_an_event_from_before_the_ticket_existed_is_422(router: Any) -> None:
+    client, pool, producer = router
+    created = datetime.now(UTC) - timedelta(hours=1)
+    tid = _ticket(pool, "assigned", created_at=created)
+    at = created - timedelta(minutes=10)
     resp = await client.post(
         f"/v1/tickets/{tid}/events", json=_event("first_response", at), headers=AGENT
     )
