@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 
-from shared.problem import Handler, problem_middleware
+from shared.problem import Handler, problem_for
 
 log = logging.getLogger(__name__)
 
@@ -48,16 +48,23 @@ def _latency(route: str, method: str, code: int) -> Histogram:
 
 
 @web.middleware
-async def metrics_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response leaves as problem+json when it is an error, and is timed: one layer for
+    both, since each middleware is a coroutine frame on every request."""
     started = time.perf_counter()
     code = 500
     try:
-        response = await handler(request)
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                code = exc.status
+                raise
+            response = problem_for(request, exc)
+        except Exception as exc:  # noqa: BLE001 - the edge: anything unexpected is a logged 500
+            response = problem_for(request, exc)
         code = response.status
         return response
-    except web.HTTPException as exc:
-        code = exc.status
-        raise
     finally:
         _latency(_route_of(request), request.method, code).observe(time.perf_counter() - started)
 
@@ -103,9 +110,7 @@ async def metrics(_: web.Request) -> web.Response:
 
 
 def base_app(ready_check: ReadyCheck, *, client_max_size: int = 1 << 20) -> web.Application:
-    app = web.Application(
-        middlewares=[metrics_middleware, problem_middleware], client_max_size=client_max_size
-    )
+    app = web.Application(middlewares=[edge_middleware], client_max_size=client_max_size)
     app[READY_CHECK] = ready_check
     app[BACKGROUND] = []
     app.router.add_get("/healthz", healthz)

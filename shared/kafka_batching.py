@@ -125,6 +125,9 @@ class _ClientBatches:
             return batch
         self._open[tp] = batch
         queue = self._queued.get(tp)
+        if queue is None and (delivery := _append_now(self.client, tp, batch.builder)):
+            delivery.add_done_callback(batch.acked)
+            return batch
         if queue is None:
             queue = self._queued[tp] = deque()
             task = loop.create_task(self._hand_over(tp, queue))
@@ -159,6 +162,41 @@ class _ClientBatches:
                 batch.fail(KafkaError("producer stopped"))
 
 
+_KAFKA_TP: dict[TopicPartition, KafkaTopicPartition] = {}
+
+
+def _kafka_tp(tp: TopicPartition) -> KafkaTopicPartition:
+    known = _KAFKA_TP.get(tp)
+    if known is None:
+        known = _KAFKA_TP[tp] = KafkaTopicPartition(*tp)
+    return known
+
+
+def _append_now(
+    client: AIOKafkaProducer, tp: TopicPartition, builder: BatchBuilder
+) -> asyncio.Future[object] | None:
+    """Queue the batch in the client's accumulator at once when nothing of its partition waits
+    there, which is what ``send_batch`` does after its awaits; None: take the general path.
+
+    ``send_batch`` costs a task, three coroutines and a shield per batch, and at the intake's
+    concurrency a batch is often one record. This is the client's internal API (aiokafka is
+    pinned); any other shape than the one checked here falls back to ``send_batch``.
+    """
+    accumulator = getattr(client, "_message_accumulator", None)
+    queued = getattr(accumulator, "_batches", None)
+    append = getattr(accumulator, "_append_batch", None)
+    if (
+        not isinstance(queued, dict)
+        or not callable(append)
+        or getattr(accumulator, "_closed", True) is not False
+        or getattr(accumulator, "_exception", True) is not None
+        or queued.get(_kafka_tp(tp))
+    ):
+        return None
+    future: asyncio.Future[object] = append(builder, _kafka_tp(tp)).future
+    return future
+
+
 def _delivery(
     client: AIOKafkaProducer,
     tp: TopicPartition,
@@ -174,7 +212,7 @@ def _delivery(
     """
     queued = getattr(getattr(client, "_message_accumulator", None), "_batches", None)
     if isinstance(queued, dict):
-        batches = queued.get(KafkaTopicPartition(*tp))
+        batches = queued.get(_kafka_tp(tp))
         if batches and getattr(batches[-1], "_builder", None) is builder:
             future = getattr(batches[-1], "future", None)
             if isinstance(future, asyncio.Future):

@@ -42,16 +42,12 @@ def problem(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Turn aiohttp's own HTTP errors into problem+json and anything unexpected into a logged 500."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
+def problem_for(request: web.Request, exc: Exception) -> web.Response:
+    """aiohttp's own HTTP errors (404, 405, 413 …) as problem+json; anything unexpected is a
+    logged 500 that tells the client nothing of the internals. ``exc`` is not an HTTP
+    exception below 400 (those are answers, re-raised by the caller)."""
+    if isinstance(exc, web.HTTPException):
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return problem(exc.status, exc.reason, headers=headers)
-    except Exception:
-        log.exception("unhandled error", extra={"path": request.path, "method": request.method})
-        return problem(500, "internal error")
+    log.exception("unhandled error", extra={"path": request.path, "method": request.method})
+    return problem(500, "internal error")

@@ -15,29 +15,37 @@ class RecentlyAcked:
     def __init__(self, capacity: int = 100_000) -> None:
         self._capacity = capacity
         self._acked: OrderedDict[str, None] = OrderedDict()
-        self._pending: dict[str, asyncio.Future[None]] = {}
+        self._pending: dict[str, list[asyncio.Future[None]]] = {}
 
     def seen(self, message_id: str) -> bool:
         return message_id in self._acked
 
     async def once(self, message_id: str, send: Callable[[], Awaitable[None]]) -> bool:
-        """Run ``send`` unless this id was acked or is in flight; True when this call sent it."""
+        """Run ``send`` unless this id was acked or is in flight; True when this call sent it.
+
+        A concurrent retry waits for the send in flight and shares its outcome; the futures
+        for that are made only when a retry comes (rare), not for every message.
+        """
         if message_id in self._acked:
             return False
-        pending = self._pending.get(message_id)
-        if pending is not None:
-            await asyncio.shield(pending)
+        waiters = self._pending.get(message_id)
+        if waiters is not None:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            waiters.append(waiter)
+            await waiter
             return False
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending[message_id] = future
+        waiters = self._pending[message_id] = []
         try:
             await send()
         except BaseException as exc:
-            future.set_exception(exc)
-            future.exception()  # mark retrieved: waiters re-raise it themselves
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_exception(exc)
             raise
         else:
-            future.set_result(None)
+            for waiter in waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
             self.remember(message_id)
         finally:
             del self._pending[message_id]

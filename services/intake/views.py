@@ -134,16 +134,6 @@ def _record(message: InboundMessage) -> bytes | None:
     return value if len(value) <= MAX_RECORD_BYTES else None
 
 
-async def _produce_one(request: web.Request, message: InboundMessage, value: bytes) -> bool:
-    """Send unless this process acked (or is sending) the same message; True when sent."""
-    producer = request.app[PRODUCER]
-    topic = request.app[SETTINGS].intake_topic
-    return await request.app[DEDUPE].once(
-        message.message_id,
-        lambda: producer.send(topic, message.conversation_key.encode(), value),
-    )
-
-
 async def _produce_many(request: web.Request, records: list[tuple[InboundMessage, bytes]]) -> None:
     """Send the batch's valid items that this process has not acked yet, together."""
     dedupe = request.app[DEDUPE]
@@ -179,8 +169,14 @@ async def post_message(request: web.Request, channel: str) -> web.Response:
         return problem(
             413, f"the normalized message exceeds {MAX_RECORD_BYTES} bytes", field="body"
         )
+    producer = request.app[PRODUCER]
+    topic = request.app[SETTINGS].intake_topic
+    key = message.conversation_key.encode()
     try:
-        sent = await _produce_one(request, message, value)
+        # Unless this process acked (or is sending) the same message: then it is a duplicate.
+        sent = await request.app[DEDUPE].once(
+            message.message_id, lambda: producer.send(topic, key, value)
+        )
     except BrokerUnavailable:
         return _unavailable(channel)
     outcome(channel, "accepted" if sent else "duplicate").inc()

@@ -44,3 +44,25 @@ def test_capacity_evicts_oldest() -> None:
         dedupe.remember(mid)
     assert not dedupe.seen("a")
     assert dedupe.seen("b") and dedupe.seen("c")
+
+
+async def test_a_concurrent_retry_shares_the_failure_and_a_cancelled_one_harms_nothing() -> None:
+    dedupe = RecentlyAcked()
+    gate = asyncio.Event()
+
+    async def failing() -> None:
+        await gate.wait()
+        raise RuntimeError("broker away")
+
+    first = asyncio.create_task(dedupe.once("m1", failing))
+    retry = asyncio.create_task(dedupe.once("m1", failing))
+    gone = asyncio.create_task(dedupe.once("m1", failing))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    gate.set()
+    for task in (first, retry):
+        with pytest.raises(RuntimeError):
+            await task
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    assert not dedupe.seen("m1")
