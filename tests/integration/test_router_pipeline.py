@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -159,6 +160,24 @@ class RecordingProducer:
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         self.sent.append((topic, key, value))
+
+
+@contextlib.asynccontextmanager
+async def local_pipeline(
+    stack_env: dict[str, str], recorder: RecordingProducer
+) -> AsyncIterator[RouterPipeline]:
+    """The router's pipeline in this process, on the stack's database, publishing to
+    ``recorder``: what a record does to the handler, without Kafka in between."""
+    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
+    try:
+        yield RouterPipeline(
+            pool,
+            recorder,  # type: ignore[arg-type]
+            RulesHolder(None),
+            IdentityHasher(b"switchboard-local"),
+        )
+    finally:
+        await pool.close()
 
 
 def consumer_record(key: bytes, value: bytes, offset: int) -> ConsumerRecord:
@@ -493,15 +512,8 @@ async def test_text_postgres_cannot_hold_is_sanitized_or_dead_lettered_never_blo
     bootstrap = stack_env["KAFKA_BOOTSTRAP_SERVERS"]
 
     # 1. In-process, on the real database: which records would make the handler raise?
-    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
     recorder = RecordingProducer()
-    try:
-        pipeline = RouterPipeline(
-            pool,
-            recorder,  # type: ignore[arg-type]
-            RulesHolder(None),
-            IdentityHasher(b"switchboard-local"),
-        )
+    async with local_pipeline(stack_env, recorder) as pipeline:
         local = _hostile(f"{run}-local", f"chat:{run}-local")
         poison: dict[str, str] = {}
         for offset, (name, value) in enumerate(local.items()):
@@ -509,8 +521,6 @@ async def test_text_postgres_cannot_hold_is_sanitized_or_dead_lettered_never_blo
                 await pipeline.handle([consumer_record(b"k", value, offset)])
             except Exception as exc:
                 poison[name] = f"{type(exc).__name__}: {exc}"
-    finally:
-        await pool.close()
     local_dead = {
         base64.b64decode(_dead(v).value_b64)
         for t, _, v in recorder.sent
@@ -569,18 +579,9 @@ async def test_an_envelope_that_breaks_the_contract_is_dead_lettered(
     """In-process only (see the module docstring): the record must not raise out of handle
     (that would block its partition), nor be routed into an event other services reject."""
     value = _off_contract(run)[case]
-    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
     recorder = RecordingProducer()
-    try:
-        pipeline = RouterPipeline(
-            pool,
-            recorder,  # type: ignore[arg-type]
-            RulesHolder(None),
-            IdentityHasher(b"switchboard-local"),
-        )
+    async with local_pipeline(stack_env, recorder) as pipeline:
         await pipeline.handle([consumer_record(b"k", value, 0)])
-    finally:
-        await pool.close()
     for topic, _, event in recorder.sent:
         if topic == ROUTED:
             routed = _routed(event)
@@ -607,15 +608,8 @@ async def test_a_masked_card_flags_the_ticket_redacted_on_every_channel(
         body=f"card {card}",
         conversation_key=clean.conversation_key,
     )
-    pool = await create_pool(stack_env["DATABASE_URL"], min_size=1, max_size=2)
     recorder = RecordingProducer()
-    try:
-        pipeline = RouterPipeline(
-            pool,
-            recorder,  # type: ignore[arg-type]
-            RulesHolder(None),
-            IdentityHasher(b"switchboard-local"),
-        )
+    async with local_pipeline(stack_env, recorder) as pipeline:
         messages = [by_intake, by_router, clean]
         await pipeline.handle(
             [consumer_record(b"k", _encode(m), n) for n, m in enumerate(messages)]
@@ -625,8 +619,6 @@ async def test_a_masked_card_flags_the_ticket_redacted_on_every_channel(
         row = await db.fetchrow(flag, uuid.UUID(clean.message_id))
         assert row is not None and row["redacted"] is False
         await pipeline.handle([consumer_record(b"k", _encode(appended), 3)])
-    finally:
-        await pool.close()
     for message in (by_intake, by_router, appended):
         row = await db.fetchrow(flag, uuid.UUID(message.message_id))
         assert row is not None and row["redacted"] is True, message.external_id
