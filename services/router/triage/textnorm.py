@@ -36,6 +36,8 @@ _TRAD_SIMP = (
 )
 _TRANSLATE = {ord(a): b for a, b in zip(_TRAD_SIMP[0::2], _TRAD_SIMP[1::2], strict=True)}
 _TRANSLATE.update({ord("\u2019"): "'", ord("\u2018"): "'", ord("`"): "'"})
+# 帐 for 账 (转帐, 帐户) is an old variant customers still type: one spelling for the rules.
+_TRANSLATE[ord("帐")] = "账"
 
 HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _UNIT = re.compile(rf"[{HAN}]|[a-z0-9]+(?:'[a-z]+)*")

@@ -160,3 +160,7 @@ def test_language_hint_only_when_text_is_too_short() -> None:
     assert detect_language("ok", "zh-CN") == "zh"
     assert detect_language("", "en_US") == "en"
     assert detect_language("钱包被偷了", "en") == "zh"
+
+
+def test_the_old_variant_of_account_is_folded() -> None:
+    assert normalize("转帐没到帐 帳戶") == normalize("转账没到账 账户")
