@@ -239,3 +239,9 @@ def test_a_short_text_still_gets_its_rule_or_ivr_lane(
 ) -> None:
     d = decide(text, "phone", ivr_selection=ivr)
     assert (d.skill_group, d.priority) == (group, "P1")
+
+
+@pytest.mark.parametrize("text", ["app很卡 用不了", "手机app太卡了根本用不了", "扫码页面一直卡顿"])
+def test_a_laggy_app_is_tech_support_not_a_card(text: str) -> None:
+    """卡 also means "laggy": the app, not a bank card."""
+    assert decide(text).skill_group == "tech_support"
