@@ -52,17 +52,23 @@ def _builder(client: AIOKafkaProducer) -> BatchBuilder:
 class _Batch:
     """One open builder and the requests waiting for its acknowledgement."""
 
-    __slots__ = ("builder", "settled", "timer", "waiters")
+    __slots__ = ("builder", "error", "settled", "timer", "waiters")
 
     def __init__(self, builder: BatchBuilder, loop: asyncio.AbstractEventLoop, timeout_s: float):
         self.builder = builder
         self.waiters: list[asyncio.Future[None]] = []
         self.settled = False
+        self.error: BaseException | None = None
         self.timer = loop.call_later(timeout_s, self.fail, TimeoutError())
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
         waiter: asyncio.Future[None] = loop.create_future()
-        self.waiters.append(waiter)
+        if not self.settled:
+            self.waiters.append(waiter)
+        elif self.error is not None:  # refused as it was opened (a record it cannot hold)
+            waiter.set_exception(self.error)
+        else:
+            waiter.set_result(None)
         return waiter
 
     def fail(self, exc: BaseException) -> None:
@@ -83,6 +89,7 @@ class _Batch:
         if self.settled:
             return
         self.settled = True
+        self.error = exc
         self.timer.cancel()
         for waiter in self.waiters:
             if waiter.done():  # its caller was cancelled

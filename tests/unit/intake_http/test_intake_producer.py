@@ -179,3 +179,14 @@ def test_message_id_is_uuid5(channel: str, external_id: Any) -> None:
             message_id_for(channel, external_id)
         return
     assert message_id_for(channel, external_id) == expected
+
+
+async def test_a_record_no_batch_can_hold_fails_at_once() -> None:
+    producer, client = _producer("ack", timeout_s=5)
+    refusing = BatchBuilder(16384, 0)
+    refusing.close()  # appends return None, as for a record over the batch's limits
+    client.create_batch = lambda: refusing  # type: ignore[method-assign]
+    started = time.monotonic()
+    with pytest.raises(BrokerUnavailable):
+        await producer.send("t", b"k", b"v")
+    assert time.monotonic() - started < 1.0 and client.sent == []
