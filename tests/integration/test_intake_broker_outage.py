@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 import msgspec
@@ -71,7 +72,9 @@ class Stream:
         session, client_id = f"outage-{self.run}-{self.count}", f"m{self.count}"
         text = f"my top-up number {self.count} has not arrived"
         body = {"session_id": session, "message_id": client_id, "text": text}
-        return body, message_id_for("chat", external_id(session, client_id, None, text))
+        return body, message_id_for(
+            "chat", external_id(session, client_id, None, text, datetime.now(UTC))
+        )
 
     async def _sender(self, http: aiohttp.ClientSession) -> None:
         while not self.stop.is_set():

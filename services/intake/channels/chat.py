@@ -30,7 +30,7 @@ def external_id(
     client_id: str | None,
     sent_at: datetime | None,
     text: str,
-    received_at: datetime | None = None,
+    received_at: datetime,
 ) -> str:
     """``<session>:<id>``, ``<session>:<utc time>:<sha256 of text>``, or, without a client time,
     ``<session>:~<utc minute of receipt>:<sha256 of text>``.
@@ -44,11 +44,9 @@ def external_id(
         return f"{session}:{fields.escape_part(client_id)}"
     if sent_at is not None:
         when = fields.utc_text(sent_at)
-    elif received_at is not None:
+    else:
         minute = fields.arrival(received_at, None).replace(second=0, microsecond=0)
         when = "~" + fields.utc_text(minute)
-    else:
-        when = ""
     return f"{session}:{when}:{fields.sha256_hex(text)}"
 
 
