@@ -12,34 +12,14 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta
 
+from shared.payload import Attributes, IvrSelection, Language, Short, Text
+
 Id = Annotated[str, Meta(min_length=1, max_length=256, description="Opaque identifier.")]
-Text = Annotated[str, Meta(max_length=100_000)]
-Short = Annotated[str, Meta(max_length=1_000)]
 Html = Annotated[str, Meta(max_length=2_000_000)]
 MessageId = Annotated[str, Meta(min_length=1, max_length=998)]
 Timestamp = Annotated[
     datetime,
     Meta(tz=True, description="RFC 3339 with an offset, e.g. 2026-11-02T10:00:00+08:00."),
-]
-Language = Annotated[
-    str,
-    Meta(
-        pattern=r"^[A-Za-z]{2,8}([-_][A-Za-z0-9]{1,8})*$",
-        max_length=35,
-        description="BCP 47 tag (zh-CN, en); reduced to its primary subtag in the envelope.",
-    ),
-]
-AttributeKey = Annotated[str, Meta(min_length=1, max_length=64)]
-AttributeValue = (
-    Annotated[str, Meta(max_length=1_000)]
-    | Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)]
-    | float
-    | bool
-    | None
-)
-Attributes = Annotated[
-    dict[AttributeKey, AttributeValue],
-    Meta(max_length=50, description='Free scalar attributes, e.g. {"tier": "vip"}.'),
 ]
 IdList = Annotated[list[MessageId], Meta(max_length=200)]
 
@@ -65,10 +45,7 @@ class PhoneCall(_Common, kw_only=True):
         msgspec.field(name="from")
     )
     started_at: Timestamp
-    ivr_selection: Annotated[
-        list[Annotated[str, Meta(pattern=r"^[0-9*#]{1,32}$")]],
-        Meta(max_length=64, description="Digits pressed in the IVR, in order."),
-    ] = []
+    ivr_selection: IvrSelection = []
     transcript: Text | None = None
     voicemail_text: Text | None = None
     language: Language | None = None

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO
+
+import msgspec
+
+from shared.payload import Attributes, IvrSelection, Language, Short, Text
+from shared.validation import invalid_field
 
 from .datasets import DatasetError, Example, load_skill_map, read_examples, training_labels
 from .decision import Triage, TriageInput
@@ -24,18 +28,6 @@ from .model import LinearModel, ModelError
 from .redaction import merge_counts
 from .rules import Rules, RulesError, load_rules
 from .training import DEFAULT_C, DEFAULT_MIN_DF, fit
-
-CHANNELS = ("phone", "email", "chat", "social")
-VISIBILITIES = ("public", "private")
-# The intake's limits (services/intake/channels/schemas.py), so a line the intake would refuse
-# is refused here too.
-_MAX_TEXT = 100_000
-_MAX_SHORT = 1_000
-_MAX_IVR = 64
-_IVR_DIGITS = re.compile(r"[0-9*#]{1,32}")
-_LANGUAGE = re.compile(r"[A-Za-z]{2,8}(?:[-_][A-Za-z0-9]{1,8})*")
-_MAX_ATTRIBUTES = 50
-_MAX_ATTRIBUTE_KEY = 64
 
 
 class _BadLine(ValueError):
@@ -103,71 +95,46 @@ def _route_one(triage: Triage, line: str) -> dict[str, object]:
     return out
 
 
+class _Line(msgspec.Struct, forbid_unknown_fields=False):
+    """One input line, with the intake's field types (``shared.payload``)."""
+
+    channel: Literal["phone", "email", "chat", "social"]
+    text: Text | None = None
+    subject: Short | None = None
+    quoted: Text | None = None
+    visibility: Literal["public", "private"] | None = None
+    language: Language | None = None
+    ivr_selection: IvrSelection = []
+    attributes: Attributes = {}
+
+
 def _parse(raw: object) -> TriageInput:
-    if not isinstance(raw, dict):
-        raise _BadLine("expected a JSON object")
-    channel = raw.get("channel")
-    if channel not in CHANNELS:
-        raise _BadLine(f"'channel' must be one of {', '.join(CHANNELS)}")
-    text = raw.get("text", "" if channel == "phone" or raw.get("ivr_selection") else None)
-    if not isinstance(text, str):
-        raise _BadLine("'text' must be a string")
-    if len(text) > _MAX_TEXT:
-        raise _BadLine(f"'text' is longer than {_MAX_TEXT} characters")
-    if channel != "phone" and not text.strip():
-        raise _BadLine("'text' must not be blank")
-    for key in ("subject", "quoted", "visibility", "language"):
-        if raw.get(key) is not None and not isinstance(raw[key], str):
-            raise _BadLine(f"'{key}' must be a string")
-    if len(raw.get("subject") or "") > _MAX_SHORT:
-        raise _BadLine(f"'subject' is longer than {_MAX_SHORT} characters")
-    visibility = raw.get("visibility")
-    if visibility is not None and visibility not in VISIBILITIES:
-        raise _BadLine(f"'visibility' must be one of {', '.join(VISIBILITIES)}")
-    language = raw.get("language")
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        raise _BadLine("'language' must be a BCP 47 tag such as zh-CN or en")
+    if isinstance(raw, dict) and isinstance(raw.get("ivr_selection"), list):
+        # Digits given as numbers ([1]) are taken as their digits.
+        raw["ivr_selection"] = [
+            str(d) if isinstance(d, int) and not isinstance(d, bool) and d >= 0 else d
+            for d in raw["ivr_selection"]
+        ]
+    try:
+        line = msgspec.convert(raw, _Line)
+    except msgspec.ValidationError as exc:
+        path, detail = invalid_field(exc)
+        raise _BadLine(f"{path}: {detail}") from None
+    text = line.text
+    if text is None and (line.channel == "phone" or line.ivr_selection):
+        text = ""  # a call may be its IVR digits alone
+    if text is None or (line.channel != "phone" and not text.strip()):
+        raise _BadLine("$.text: must not be missing or blank")
     return TriageInput(
-        channel=channel,
+        channel=line.channel,
         text=text,
-        subject=raw.get("subject"),
-        quoted=raw.get("quoted"),
-        visibility=visibility,
-        ivr_selection=_ivr(raw.get("ivr_selection")),
-        attributes=_attributes(raw.get("attributes")),
-        language=language.replace("_", "-").split("-")[0].lower() if language else None,
+        subject=line.subject,
+        quoted=line.quoted,
+        visibility=line.visibility,
+        ivr_selection=tuple(line.ivr_selection),
+        attributes=line.attributes,
+        language=line.language.replace("_", "-").split("-")[0].lower() if line.language else None,
     )
-
-
-def _ivr(value: object) -> tuple[str, ...]:
-    """Digits pressed, as the intake takes them; a number is taken as its digits (``[1]``)."""
-    if value is None:
-        return ()
-    if not isinstance(value, list) or len(value) > _MAX_IVR:
-        raise _BadLine(f"'ivr_selection' must be a list of at most {_MAX_IVR} digit strings")
-    pressed: list[str] = []
-    for d in value:
-        if isinstance(d, int) and not isinstance(d, bool) and d >= 0:
-            d = str(d)
-        if not isinstance(d, str) or not _IVR_DIGITS.fullmatch(d):
-            raise _BadLine("'ivr_selection' items must be digits, * or # (e.g. \"1\")")
-        pressed.append(d)
-    return tuple(pressed)
-
-
-def _attributes(value: object) -> dict[str, object]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict) or len(value) > _MAX_ATTRIBUTES:
-        raise _BadLine(f"'attributes' must be an object of at most {_MAX_ATTRIBUTES} entries")
-    for key, item in value.items():
-        if not 1 <= len(key) <= _MAX_ATTRIBUTE_KEY:
-            raise _BadLine(f"'attributes' keys must have 1-{_MAX_ATTRIBUTE_KEY} characters")
-        if isinstance(item, str) and len(item) > _MAX_SHORT:
-            raise _BadLine(f"'attributes' values must be at most {_MAX_SHORT} characters")
-        if not (item is None or isinstance(item, str | int | float | bool)):
-            raise _BadLine("'attributes' values must be strings, numbers, booleans or null")
-    return value
 
 
 def _data_args(parser: argparse.ArgumentParser) -> None:
