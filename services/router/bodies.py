@@ -11,32 +11,11 @@ from typing import TypeVar
 import msgspec
 from aiohttp import hdrs, web
 
+from shared.media import JSON_MEDIA_TYPE, is_utf8_json
 from shared.problem import problem
 from shared.validation import invalid_field
 
 T = TypeVar("T")
-
-JSON_MEDIA_TYPE = "application/json"
-_PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8"})
-
-
-def _is_json(content_type: str) -> bool:
-    if content_type in _PLAIN_JSON:
-        return True
-    media, _, params = content_type.partition(";")
-    media = media.strip().lower()
-    if media != JSON_MEDIA_TYPE and not (
-        media.startswith("application/") and media.endswith("+json")
-    ):
-        return False
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in (
-            "utf-8",
-            "utf8",
-        ):
-            return False
-    return True
 
 
 def _unsupported(content_type: str) -> web.Response:
@@ -58,7 +37,7 @@ def _invalid(exc: msgspec.ValidationError) -> web.Response:
 async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:
     """The body as ``kind``, or the problem response: 415 not JSON, 400 unreadable, 422 invalid."""
     content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
-    if not _is_json(content_type):
+    if not is_utf8_json(content_type):
         return _unsupported(content_type)
     body = await request.read()
     if body.startswith(b"\xef\xbb\xbf"):

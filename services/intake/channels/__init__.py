@@ -13,6 +13,7 @@ from typing import Literal
 
 import msgspec
 
+from shared.media import JSON_MEDIA_TYPE, is_json_type, is_utf8_json, media_type
 from shared.models import InboundMessage
 
 from . import chat, email_json, mime, phone, social
@@ -36,7 +37,6 @@ __all__ = [
 ]
 
 CHANNELS: tuple[str, ...] = ("phone", "email", "chat", "social")
-JSON_MEDIA_TYPE = "application/json"
 RFC822_MEDIA_TYPE = "message/rfc822"
 MAX_BATCH = 500
 
@@ -48,7 +48,6 @@ _FROM_JSON: dict[str, _FromJson] = {
     "social": social.from_json,
 }
 _RAW_MAIL_TYPES = frozenset({RFC822_MEDIA_TYPE, "message/global"})
-_PLAIN_JSON = frozenset({JSON_MEDIA_TYPE, "application/json; charset=utf-8"})
 BodyKind = Literal["json", "mail"]
 _BATCH_DECODER = msgspec.json.Decoder(Batch)
 
@@ -60,17 +59,6 @@ def accepted_media_types(channel: str, *, batch: bool = False) -> tuple[str, ...
     return (JSON_MEDIA_TYPE,)
 
 
-def _media_type(content_type: str) -> tuple[str, str | None]:
-    """(media type, charset) of a Content-Type header value, lowercased."""
-    media, _, params = content_type.partition(";")
-    charset = None
-    for param in params.split(";"):
-        name, _, value = param.partition("=")
-        if name.strip().lower() == "charset":
-            charset = value.strip().strip('"').lower()
-    return media.strip().lower(), charset
-
-
 def body_kind(channel: str, content_type: str, *, batch: bool = False) -> BodyKind:
     """How a body of this Content-Type is read on ``channel``: ``json`` or raw ``mail``.
 
@@ -78,13 +66,11 @@ def body_kind(channel: str, content_type: str, *, batch: bool = False) -> BodyKi
     kind); ``normalize`` asks again, so the decision lives here only. Raises
     ``UnsupportedMediaType`` naming what the endpoint accepts.
     """
-    if content_type in _PLAIN_JSON:  # the common spelling, without parsing parameters
+    if is_utf8_json(content_type):
         return "json"
-    media, charset = _media_type(content_type)
-    if media == JSON_MEDIA_TYPE or (media.startswith("application/") and media.endswith("+json")):
-        if charset not in (None, "utf-8", "utf8"):
-            raise UnsupportedMediaType(content_type, (f"{JSON_MEDIA_TYPE}; charset=utf-8",))
-        return "json"
+    media, _ = media_type(content_type)
+    if is_json_type(media):  # JSON in another charset
+        raise UnsupportedMediaType(content_type, (f"{JSON_MEDIA_TYPE}; charset=utf-8",))
     if channel == "email" and not batch and media in _RAW_MAIL_TYPES:
         return "mail"
     raise UnsupportedMediaType(content_type, accepted_media_types(channel, batch=batch))
