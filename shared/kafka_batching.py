@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 from aiokafka.producer.message_accumulator import BatchBuilder
 from aiokafka.structs import TopicPartition as KafkaTopicPartition
 
-from shared.partitioner import murmur2
+from shared.partitioner import Partitioner
 
 TopicPartition = tuple[str, int]
 
@@ -230,8 +230,9 @@ def _delivery(
 class PartitionBatches:
     """``append`` one keyed record; await the returned future for its acknowledgement."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, partitioner: Partitioner) -> None:
         self._timeout_s = timeout_s
+        self._partition = partitioner  # the one the client uses too, so both paths agree
         self._current: _ClientBatches | None = None
 
     def partitions(self, client: AIOKafkaProducer, topic: str) -> int:
@@ -242,9 +243,10 @@ class PartitionBatches:
     def append(
         self, client: AIOKafkaProducer, topic: str, partitions: int, key: bytes, value: bytes
     ) -> asyncio.Future[None]:
-        """Kafka's default partition for ``key`` (murmur2, as the Java client and aiokafka)."""
+        """The record goes to the partition the client's own partitioner would choose."""
         current = self._current
         if current is None or current.client is not client:
             current = self._current = _ClientBatches(client, self._timeout_s)
-        tp = (topic, (murmur2(key) & 0x7FFFFFFF) % partitions)
+        every = range(partitions)
+        tp = (topic, self._partition(key, every, every))
         return current.append(asyncio.get_running_loop(), tp, key, value)

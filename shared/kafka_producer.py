@@ -12,17 +12,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shared.kafka_batching import PartitionBatches
+from shared.partitioner import Partitioner, default_partition
 
 log = logging.getLogger(__name__)
-# (key, all partitions, available partitions) -> partition, as aiokafka's ``partitioner=``.
-Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 
 
 class BrokerUnavailable(Exception):
@@ -49,7 +47,7 @@ class ResilientProducer:
         self._producer: AIOKafkaProducer | None = None
         self._failures = 0
         self._rebuild_lock = asyncio.Lock()
-        self._batches = PartitionBatches(send_timeout_s)
+        self._batches = PartitionBatches(send_timeout_s, partitioner or default_partition)
         self.in_flight = 0
         self.last_ack = 0.0
 

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import random
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+
+# (key, all partitions, available partitions) -> partition, as aiokafka's ``partitioner=``.
+Partitioner = Callable[[bytes | None, Sequence[int], Sequence[int]], int]
 
 _SEED = 0x9747B28C
 _M = 0x5BD1E995

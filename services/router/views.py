@@ -28,8 +28,7 @@ from shared.kafka_producer import BrokerUnavailable
 from shared.models import SKILL_GROUPS, LifecycleType
 from shared.problem import Handler, problem
 
-# Agents' clocks drift a little; an event further ahead than this is a broken clock or a typo,
-# and the SLA service would stop a clock in the future.
+# An agent id is stored and shown to supervisors: no control characters (PostgreSQL refuses NUL).
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
 
