@@ -19,13 +19,13 @@ from typing import Literal, TextIO
 import msgspec
 
 from shared.payload import Attributes, IvrSelection, Language, Short, Text
+from shared.redaction import merge_counts
 from shared.validation import invalid_field
 
 from .datasets import DatasetError, Example, load_skill_map, read_examples, training_labels
 from .decision import Triage, TriageInput
 from .evaluation import Report, kfold, score
 from .model import LinearModel, ModelError
-from .redaction import merge_counts
 from .rules import Rules, RulesError, load_rules
 from .training import DEFAULT_C, DEFAULT_MIN_DF, fit
 

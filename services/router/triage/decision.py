@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from shared.redaction import Redaction, redact
+
 from .classifier import Classifier
 from .language import detect_language
 from .model import LinearModel, ModelError
 from .priority import Signals, decide_priority, is_vip
-from .redaction import Redaction, redact
 from .rules import COMPLAINT, MONEY, Rules, RulesError, load_rules
 from .textnorm import normalize, units
 

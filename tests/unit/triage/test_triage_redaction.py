@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.router.triage.redaction import luhn_ok, may_hold_card, redact, resident_id_ok
+from shared.redaction import luhn_ok, may_hold_card, redact, resident_id_ok
 from tests.unit.triage.triage_gen import (
     bad_id_checksum,
     bad_luhn,
