@@ -21,13 +21,22 @@ def _serve(service: str) -> int:
         print(f"switchboard {service}: {exc}", file=sys.stderr)
         return 2
     configure_logging(service, settings.log_level)
-    from shared.http import run_app
+    from shared.http import run_app, run_server
 
     if service == "intake":
-        from services.intake.app import create_app as intake_app
+        from services.intake.app import Intake
 
-        app = intake_app(settings)
-    elif service == "router":
+        intake = Intake(settings)
+        run_server(
+            intake.handle,
+            settings.http_host,
+            settings.http_port,
+            start=intake.start,
+            stop=intake.stop,
+            reuse_port=settings.reuse_port,
+        )
+        return 0
+    if service == "router":
         from services.router.app import create_app as router_app
 
         app = router_app(settings)

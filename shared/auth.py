@@ -10,7 +10,7 @@ from aiohttp import web
 _SCHEME = "bearer "
 
 
-def bearer_token(request: web.Request) -> str | None:
+def bearer_token(request: web.BaseRequest) -> str | None:
     header = request.headers.get("Authorization", "")
     if len(header) <= len(_SCHEME) or header[: len(_SCHEME)].lower() != _SCHEME:
         return None
@@ -30,7 +30,7 @@ def _find(presented: str, known: Iterable[str]) -> str | None:
 
 
 def channel_scopes(
-    request: web.Request, tokens: Mapping[str, frozenset[str]]
+    request: web.BaseRequest, tokens: Mapping[str, frozenset[str]]
 ) -> frozenset[str] | None:
     """The channels the caller's integration token may post to, or None when unauthenticated."""
     presented = bearer_token(request)
@@ -40,6 +40,6 @@ def channel_scopes(
     return None if token is None else tokens[token]
 
 
-def is_agent(request: web.Request, tokens: frozenset[str]) -> bool:
+def is_agent(request: web.BaseRequest, tokens: frozenset[str]) -> bool:
     presented = bearer_token(request)
     return presented is not None and _find(presented, tokens) is not None

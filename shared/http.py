@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
@@ -47,10 +48,16 @@ def _latency(route: str, method: str, code: int) -> Histogram:
     return REQUEST_SECONDS.labels(route, method if method in _METHODS else "other", str(code))
 
 
-@web.middleware
-async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every response leaves as problem+json when it is an error, and is timed: one layer for
-    both, since each middleware is a coroutine frame on every request."""
+AnyRequest = TypeVar("AnyRequest", bound=web.BaseRequest)
+
+
+async def answered(
+    request: AnyRequest,
+    handler: Callable[[AnyRequest], Awaitable[web.StreamResponse]],
+    route: str,
+) -> web.StreamResponse:
+    """The handler's response, timed under ``route`` (a template, never the raw path); what it
+    raises leaves as problem+json. The services' edge, in one coroutine frame."""
     started = time.perf_counter()
     code = 500
     try:
@@ -66,7 +73,13 @@ async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamR
         code = response.status
         return response
     finally:
-        _latency(_route_of(request), request.method, code).observe(time.perf_counter() - started)
+        _latency(route, request.method, code).observe(time.perf_counter() - started)
+
+
+@web.middleware
+async def edge_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every response leaves as problem+json when it is an error, and is timed."""
+    return await answered(request, handler, _route_of(request))
 
 
 def background(
@@ -88,21 +101,29 @@ def _report_end(task: asyncio.Task[None]) -> None:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    ended = sorted(t.get_name() for t in request.app[BACKGROUND] if t.done())
+    return health_answer(sorted(t.get_name() for t in request.app[BACKGROUND] if t.done()))
+
+
+def health_answer(ended: list[str]) -> web.Response:
+    """``/healthz``: 503 naming the loops that ended, else ok."""
     if ended:
         return web.json_response({"status": "failing", "ended": ended}, status=503)
     return web.json_response({"status": "ok"})
 
 
 async def readyz(request: web.Request) -> web.Response:
-    checks = await request.app[READY_CHECK]()
+    return ready_answer(await request.app[READY_CHECK]())
+
+
+def ready_answer(checks: dict[str, bool]) -> web.Response:
+    """``/readyz``: 200 when every dependency answered, else 503; both name the checks."""
     ok = all(checks.values())
     return web.json_response(
         {"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503
     )
 
 
-async def metrics(_: web.Request) -> web.Response:
+async def metrics(_: web.BaseRequest) -> web.Response:
     response = web.Response(body=generate_latest())
     response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     response.charset = "utf-8"
@@ -136,6 +157,37 @@ def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = Fa
         reuse_port=reuse_port or None,
         loop=uvloop.new_event_loop(),
     )
+
+
+def run_server(
+    handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+    host: str,
+    port: int,
+    *,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+    reuse_port: bool = False,
+) -> None:
+    """``run_app`` for aiohttp's low-level server: ``start``, serve until SIGTERM/SIGINT, let
+    the requests in progress finish (15 s at most), then ``stop``."""
+    import uvloop
+
+    async def serve() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        await start()
+        runner = web.ServerRunner(web.Server(handler, access_log=None), shutdown_timeout=15)
+        try:
+            await runner.setup()
+            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+            await stopping.wait()
+        finally:
+            await runner.cleanup()
+            await stop()
+
+    uvloop.run(serve())
 
 
 async def stop_task(task: asyncio.Task[None], grace_s: float = 10.0) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, MessageSizeTooLargeError
@@ -24,6 +25,13 @@ from aiokafka.structs import TopicPartition as KafkaTopicPartition
 from shared.partitioner import Partitioner
 
 TopicPartition = tuple[str, int]
+# Called once per batch as it settles: the error (None when acknowledged), and how many
+# callers were waiting for it.
+OnSettled = Callable[[BaseException | None, int], None]
+
+
+class BrokerUnavailable(Exception):
+    """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
 
 
 class _CountedBuilder(BatchBuilder):  # type: ignore[misc]  # aiokafka is untyped
@@ -52,13 +60,20 @@ def _builder(client: AIOKafkaProducer) -> BatchBuilder:
 class _Batch:
     """One open builder and the requests waiting for its acknowledgement."""
 
-    __slots__ = ("builder", "error", "settled", "timer", "waiters")
+    __slots__ = ("builder", "error", "on_settled", "settled", "timer", "waiters")
 
-    def __init__(self, builder: BatchBuilder, loop: asyncio.AbstractEventLoop, timeout_s: float):
+    def __init__(
+        self,
+        builder: BatchBuilder,
+        loop: asyncio.AbstractEventLoop,
+        timeout_s: float,
+        on_settled: OnSettled,
+    ):
         self.builder = builder
         self.waiters: list[asyncio.Future[None]] = []
         self.settled = False
-        self.error: BaseException | None = None
+        self.error: BrokerUnavailable | None = None
+        self.on_settled = on_settled
         self.timer = loop.call_later(timeout_s, self.fail, TimeoutError())
 
     def wait(self, loop: asyncio.AbstractEventLoop) -> asyncio.Future[None]:
@@ -89,24 +104,30 @@ class _Batch:
         if self.settled:
             return
         self.settled = True
-        self.error = exc
         self.timer.cancel()
+        if exc is not None:
+            self.error = BrokerUnavailable(type(exc).__name__)
+            self.error.__cause__ = exc
+        error = self.error
         for waiter in self.waiters:
             if waiter.done():  # its caller was cancelled
                 continue
-            if exc is None:
+            if error is None:
                 waiter.set_result(None)
             else:
-                waiter.set_exception(exc)
+                waiter.set_exception(error)
+        waiting = len(self.waiters)
         self.waiters.clear()
+        self.on_settled(exc, waiting)
 
 
 class _ClientBatches:
     """The open and queued batches of one aiokafka client (a rebuilt client starts afresh)."""
 
-    def __init__(self, client: AIOKafkaProducer, timeout_s: float) -> None:
+    def __init__(self, client: AIOKafkaProducer, timeout_s: float, on_settled: OnSettled) -> None:
         self.client = client
         self._timeout_s = timeout_s
+        self._on_settled = on_settled
         self._open: dict[TopicPartition, _Batch] = {}
         self._queued: dict[TopicPartition, deque[_Batch]] = {}
         self._hand_overs: set[asyncio.Task[None]] = set()
@@ -126,7 +147,7 @@ class _ClientBatches:
     def _new_batch(
         self, loop: asyncio.AbstractEventLoop, tp: TopicPartition, key: bytes, value: bytes
     ) -> _Batch:
-        batch = _Batch(_builder(self.client), loop, self._timeout_s)
+        batch = _Batch(_builder(self.client), loop, self._timeout_s, self._on_settled)
         if batch.builder.append(timestamp=None, key=key, value=value) is None:
             batch.fail(MessageSizeTooLargeError())
             return batch
@@ -228,25 +249,64 @@ def _delivery(
 
 
 class PartitionBatches:
-    """``append`` one keyed record; await the returned future for its acknowledgement."""
+    """``append`` one keyed record; await the returned future for its acknowledgement.
 
-    def __init__(self, timeout_s: float, partitioner: Partitioner) -> None:
+    The future fails with ``BrokerUnavailable`` (its cause the client's error, or the
+    deadline's ``TimeoutError``). ``in_flight`` counts the records waiting for an
+    acknowledgement, a cancelled caller's too: its record is in the batch all the same.
+    """
+
+    def __init__(
+        self,
+        timeout_s: float,
+        partitioner: Partitioner,
+        on_settled: OnSettled | None = None,
+    ) -> None:
         self._timeout_s = timeout_s
         self._partition = partitioner  # the one the client uses too, so both paths agree
+        self._on_settled = on_settled
         self._current: _ClientBatches | None = None
+        # topic -> one (topic, partition) per partition, as the client's metadata knows them;
+        # emptied on every metadata update of the client (partitions may have been added).
+        self._topics: dict[str, tuple[TopicPartition, ...]] = {}
+        self.in_flight = 0
 
     def partitions(self, client: AIOKafkaProducer, topic: str) -> int:
         """How many partitions the client's metadata knows for ``topic`` (0: not loaded yet)."""
-        known = client.client.cluster.partitions_for_topic(topic)
-        return len(known) if known else 0
+        return len(self._partitions_of(self._batches_of(client), topic))
 
     def append(
-        self, client: AIOKafkaProducer, topic: str, partitions: int, key: bytes, value: bytes
+        self, client: AIOKafkaProducer, topic: str, key: bytes, value: bytes
     ) -> asyncio.Future[None]:
-        """The record goes to the partition the client's own partitioner would choose."""
+        """The record goes to the partition the client's own partitioner would choose; call
+        only once ``partitions`` is not 0."""
+        current = self._batches_of(client)
+        tps = self._partitions_of(current, topic)
+        every = range(len(tps))
+        tp = tps[self._partition(key, every, every)]
+        acked = current.append(asyncio.get_running_loop(), tp, key, value)
+        if not acked.done():  # else refused at once: never in flight
+            self.in_flight += 1
+        return acked
+
+    def _batches_of(self, client: AIOKafkaProducer) -> _ClientBatches:
         current = self._current
         if current is None or current.client is not client:
-            current = self._current = _ClientBatches(client, self._timeout_s)
-        every = range(partitions)
-        tp = (topic, self._partition(key, every, every))
-        return current.append(asyncio.get_running_loop(), tp, key, value)
+            current = self._current = _ClientBatches(client, self._timeout_s, self._settled)
+            self._topics.clear()
+            client.client.cluster.add_listener(lambda _: self._topics.clear())
+        return current
+
+    def _partitions_of(self, current: _ClientBatches, topic: str) -> tuple[TopicPartition, ...]:
+        tps = self._topics.get(topic)
+        if tps is None:
+            known = current.client.client.cluster.partitions_for_topic(topic)
+            tps = tuple((topic, p) for p in range(len(known))) if known else ()
+            if tps:
+                self._topics[topic] = tps
+        return tps
+
+    def _settled(self, exc: BaseException | None, waiting: int) -> None:
+        self.in_flight -= waiting
+        if self._on_settled is not None:
+            self._on_settled(exc, waiting)

@@ -15,16 +15,14 @@ import time
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, MessageSizeTooLargeError
 
-from shared.kafka_batching import PartitionBatches
+from shared.kafka_batching import BrokerUnavailable, PartitionBatches
 from shared.partitioner import Partitioner, default_partition
 
+__all__ = ["BrokerUnavailable", "ResilientProducer"]
+
 log = logging.getLogger(__name__)
-
-
-class BrokerUnavailable(Exception):
-    """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
 
 
 class ResilientProducer:
@@ -47,9 +45,17 @@ class ResilientProducer:
         self._producer: AIOKafkaProducer | None = None
         self._failures = 0
         self._rebuild_lock = asyncio.Lock()
-        self._batches = PartitionBatches(send_timeout_s, partitioner or default_partition)
-        self.in_flight = 0
+        self._batches = PartitionBatches(
+            send_timeout_s, partitioner or default_partition, on_settled=self._batch_settled
+        )
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._sending = 0  # records of send_many in flight
         self.last_ack = 0.0
+
+    @property
+    def in_flight(self) -> int:
+        """Records handed over and not yet acknowledged or failed."""
+        return self._sending + self._batches.in_flight
 
     def _new(self) -> AIOKafkaProducer:
         extra: dict[str, Any] = {}
@@ -76,6 +82,8 @@ class ResilientProducer:
             await self._discard()
 
     async def stop(self) -> None:
+        if self._stopping:  # clients dropped after failures, still closing
+            await asyncio.gather(*self._stopping)
         if self._producer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._producer.stop(), self._timeout * 2)
@@ -84,8 +92,7 @@ class ResilientProducer:
     async def _discard(self) -> None:
         old, self._producer = self._producer, None
         if old is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(old.stop(), 1.0)
+            await self._stop_quietly(old)
 
     async def _ensure(self) -> AIOKafkaProducer:
         if self._producer is not None:
@@ -104,7 +111,7 @@ class ResilientProducer:
 
     async def send_many(self, records: list[tuple[str, bytes, bytes]]) -> None:
         """Send (topic, key, value) records and wait until every one is acknowledged."""
-        self.in_flight += len(records)
+        self._sending += len(records)
         started = time.monotonic()
         try:
             async with asyncio.timeout(self._timeout):
@@ -115,45 +122,57 @@ class ResilientProducer:
                 ]
                 await asyncio.gather(*futures)
         except (TimeoutError, KafkaError, OSError) as exc:
-            await self._failed()
+            self._failed()
             raise BrokerUnavailable(type(exc).__name__) from exc
         finally:
-            self.in_flight -= len(records)
+            self._sending -= len(records)
         self._failures = 0
         self.last_ack = time.monotonic()
         log.debug("acked", extra={"records": len(records), "ms": (self.last_ack - started) * 1e3})
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        """One keyed record: the intake's per-request path.
+    def enqueue(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
+        """Hand one keyed record over; the future is done once it is acknowledged, or fails
+        with ``BrokerUnavailable`` by the send timeout. The intake's per-request path: no
+        coroutine of its own, the caller awaits the future itself.
 
         Records of concurrent callers join one open batch per partition
         (``shared.kafka_batching``) and each caller awaits that batch's acknowledgement, until
         one deadline per batch (the send timeout from the batch's first record).
         """
         producer = self._producer
-        partitions = 0 if producer is None else self._batches.partitions(producer, topic)
-        if producer is None or not partitions:
+        if producer is None or not self._batches.partitions(producer, topic):
             # After a failed start or a rebuild, or before the topic's metadata is known: the
             # bounded general path starts the client and waits for the metadata.
-            await self.send_many([(topic, key, value)])
-            return
-        self.in_flight += 1
-        try:
-            await self._batches.append(producer, topic, partitions, key, value)
-        except (TimeoutError, KafkaError, OSError) as exc:
-            await self._failed()
-            raise BrokerUnavailable(type(exc).__name__) from exc
-        finally:
-            self.in_flight -= 1
-        self._failures = 0
-        self.last_ack = time.monotonic()
+            return asyncio.ensure_future(self.send_many([(topic, key, value)]))
+        return self._batches.append(producer, topic, key, value)
 
-    async def _failed(self) -> None:
+    async def send(self, topic: str, key: bytes, value: bytes) -> None:
+        """One keyed record, acknowledged or ``BrokerUnavailable``."""
+        await self.enqueue(topic, key, value)
+
+    def _batch_settled(self, exc: BaseException | None, _: int) -> None:
+        if exc is None:
+            self._failures = 0
+            self.last_ack = time.monotonic()
+        elif not isinstance(exc, MessageSizeTooLargeError):  # the record's fault, not Kafka's
+            self._failed()
+
+    def _failed(self) -> None:
+        """After repeated failures the client is dropped at once (the next send builds a new
+        one) and stopped in the background."""
         self._failures += 1
         if self._failures >= self._rebuild_after and self._producer is not None:
             log.warning("rebuilding kafka producer after repeated failures")
             self._failures = 0
-            await self._discard()
+            old, self._producer = self._producer, None
+            task = asyncio.ensure_future(self._stop_quietly(old))
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
+
+    @staticmethod
+    async def _stop_quietly(producer: AIOKafkaProducer) -> None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(producer.stop(), 1.0)
 
     async def ready(self) -> bool:
         """Whether the broker answers a metadata request now."""

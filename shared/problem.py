@@ -42,7 +42,7 @@ def problem(
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def problem_for(request: web.Request, exc: Exception) -> web.Response:
+def problem_for(request: web.BaseRequest, exc: Exception) -> web.Response:
     """aiohttp's own HTTP errors (404, 405, 413 …) as problem+json; anything unexpected is a
     logged 500 that tells the client nothing of the internals. ``exc`` is not an HTTP
     exception below 400 (those are answers, re-raised by the caller)."""

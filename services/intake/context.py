@@ -1,14 +1,19 @@
-"""Typed application keys of the intake."""
+"""What the intake's handlers share: settings, producer, retry memory, tokens."""
 
-from aiohttp import web
+from __future__ import annotations
+
+from dataclasses import dataclass
 
 from services.intake.dedupe import RecentlyAcked
 from services.intake.tokens import TokenScopes
 from shared.kafka_producer import ResilientProducer
 from shared.settings import Settings
 
-SETTINGS = web.AppKey("settings", Settings)
-PRODUCER = web.AppKey("producer", ResilientProducer)
-DEDUPE = web.AppKey("dedupe", RecentlyAcked)
-TOKENS = web.AppKey("tokens", TokenScopes)
-OPENAPI_JSON = web.AppKey("openapi_json", bytes)
+
+@dataclass(frozen=True, slots=True)
+class IntakeContext:
+    settings: Settings
+    producer: ResilientProducer
+    dedupe: RecentlyAcked
+    tokens: TokenScopes
+    openapi_json: bytes

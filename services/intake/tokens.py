@@ -21,7 +21,7 @@ class TokenScopes:
         self._capacity = capacity
         self._accepted: dict[str, frozenset[str]] = {}
 
-    def of(self, request: web.Request) -> frozenset[str] | None:
+    def of(self, request: web.BaseRequest) -> frozenset[str] | None:
         """The caller's channels, or None when it presented no valid bearer token."""
         header = request.headers.get(hdrs.AUTHORIZATION)
         if header is None:

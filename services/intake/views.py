@@ -21,7 +21,7 @@ from services.intake.channels import (
     normalize,
     normalize_batch,
 )
-from services.intake.context import DEDUPE, OPENAPI_JSON, PRODUCER, SETTINGS, TOKENS
+from services.intake.context import IntakeContext
 from services.intake.metrics import PRODUCER_ERRORS, outcome
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
@@ -64,16 +64,16 @@ def _unsupported(channel: str, exc: UnsupportedMediaType) -> web.Response:
     return problem(415, str(exc), field="Content-Type", allowed=list(exc.allowed))
 
 
-async def unknown_channel(_: web.Request) -> web.Response:
+async def unknown_channel(_: web.BaseRequest) -> web.Response:
     """``/v1/inbound/{anything else}``: the known channels have routes of their own."""
     return problem(404, f"unknown channel; use one of {', '.join(CHANNELS)}", field="channel")
 
 
 async def _gate(
-    request: web.Request, channel: str, *, batch: bool = False
+    ctx: IntakeContext, request: web.BaseRequest, channel: str, *, batch: bool = False
 ) -> tuple[str, bytes] | web.Response:
     """Check token, content type and size; on success (content type, body)."""
-    scopes = request.app[TOKENS].of(request)
+    scopes = ctx.tokens.of(request)
     if scopes is None:
         outcome(channel, "unauthorized").inc()
         return problem(
@@ -92,7 +92,7 @@ async def _gate(
         kind = body_kind(channel, content_type, batch=batch)
     except UnsupportedMediaType as exc:
         return _unsupported(channel, exc)
-    settings = request.app[SETTINGS]
+    settings = ctx.settings
     limit = settings.max_mime_bytes if kind == "mail" else settings.max_json_bytes
     if batch:
         limit *= 10
@@ -106,18 +106,23 @@ async def _gate(
     return content_type, body
 
 
-async def _read(request: web.Request, limit: int) -> bytes | None:
+async def _read(request: web.BaseRequest, limit: int) -> bytes | None:
     """The whole body, or None past ``limit`` bytes.
 
-    ``content.read(n)`` answers with what has arrived so far, which for a large body is only
-    its first chunks; so read to the end, and stop counting at the limit when there is no
-    Content-Length (chunked) to have refused the body up front.
+    What arrived with the headers is taken without a coroutine step (for the small posts of
+    most integrations, all of it); the rest is awaited to the end, since ``content.read(n)``
+    answers with what has arrived so far. Without a Content-Length (chunked) the count stops
+    at the limit, as the body could not be refused up front.
     """
-    if request.content_length is not None:  # already checked against the limit
-        try:
-            return await request.content.readexactly(request.content_length)
-        except asyncio.IncompleteReadError as exc:  # the client went away mid-body
-            return exc.partial
+    length = request.content_length
+    if length is not None:  # already checked against the limit
+        body = request.content.read_nowait()
+        if len(body) < length:
+            try:
+                body += await request.content.readexactly(length - len(body))
+            except asyncio.IncompleteReadError as exc:  # the client went away mid-body
+                body += exc.partial
+        return body
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(limit + 1 - size):
@@ -134,21 +139,19 @@ def _record(message: InboundMessage) -> bytes | None:
     return value if len(value) <= MAX_RECORD_BYTES else None
 
 
-async def _produce_many(request: web.Request, records: list[tuple[InboundMessage, bytes]]) -> None:
+async def _produce_many(ctx: IntakeContext, records: list[tuple[InboundMessage, bytes]]) -> None:
     """Send the batch's valid items that this process has not acked yet, together."""
-    dedupe = request.app[DEDUPE]
+    dedupe = ctx.dedupe
     fresh = [(m, v) for m, v in records if not dedupe.seen(m.message_id)]
     if fresh:
-        topic = request.app[SETTINGS].intake_topic
-        await request.app[PRODUCER].send_many(
-            [(topic, m.conversation_key.encode(), v) for m, v in fresh]
-        )
+        topic = ctx.settings.intake_topic
+        await ctx.producer.send_many([(topic, m.conversation_key.encode(), v) for m, v in fresh])
         for m, _ in fresh:
             dedupe.remember(m.message_id)
 
 
-async def post_message(request: web.Request, channel: str) -> web.Response:
-    gated = await _gate(request, channel)
+async def post_message(ctx: IntakeContext, channel: str, request: web.BaseRequest) -> web.Response:
+    gated = await _gate(ctx, request, channel)
     if isinstance(gated, web.Response):
         return gated
     content_type, body = gated
@@ -169,22 +172,22 @@ async def post_message(request: web.Request, channel: str) -> web.Response:
         return problem(
             413, f"the normalized message exceeds {MAX_RECORD_BYTES} bytes", field="body"
         )
-    producer = request.app[PRODUCER]
-    topic = request.app[SETTINGS].intake_topic
+    producer = ctx.producer
+    topic = ctx.settings.intake_topic
     key = message.conversation_key.encode()
-    try:
-        # Unless this process acked (or is sending) the same message: then it is a duplicate.
-        sent = await request.app[DEDUPE].once(
-            message.message_id, lambda: producer.send(topic, key, value)
-        )
-    except BrokerUnavailable:
-        return _unavailable(channel)
+    # Unless this process acked (or is sending) the same message: then it is a duplicate.
+    sent, acked = ctx.dedupe.once(message.message_id, lambda: producer.enqueue(topic, key, value))
+    if acked is not None:
+        try:
+            await acked
+        except BrokerUnavailable:
+            return _unavailable(channel)
     outcome(channel, "accepted" if sent else "duplicate").inc()
     return web.Response(body=_encode(_Accepted(message.message_id)), status=202, content_type=JSON)
 
 
-async def post_batch(request: web.Request, channel: str) -> web.Response:
-    gated = await _gate(request, channel, batch=True)
+async def post_batch(ctx: IntakeContext, channel: str, request: web.BaseRequest) -> web.Response:
+    gated = await _gate(ctx, request, channel, batch=True)
     if isinstance(gated, web.Response):
         return gated
     content_type, body = gated
@@ -213,7 +216,7 @@ async def post_batch(request: web.Request, channel: str) -> web.Response:
             else:
                 records.append((result, value))
     try:
-        await _produce_many(request, records)
+        await _produce_many(ctx, records)
     except BrokerUnavailable:
         return _unavailable(channel, len(records))
     items: list[dict[str, object]] = []
@@ -230,5 +233,5 @@ async def post_batch(request: web.Request, channel: str) -> web.Response:
     return web.Response(body=_encode(answer), status=200, content_type=JSON)
 
 
-async def get_openapi(request: web.Request) -> web.Response:
-    return web.Response(body=request.app[OPENAPI_JSON], content_type=JSON)
+async def get_openapi(ctx: IntakeContext, _: web.BaseRequest) -> web.Response:
+    return web.Response(body=ctx.openapi_json, content_type=JSON)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import msgspec
 
 from shared.models import AttributeValue, InboundMessage
-from shared.redaction import merge_counts, redact
+from shared.redaction import may_hold_card, merge_counts, redact
 
 # Identifiers the social platform gave the post: kept as they are, like ``external_id``.
 _PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_id", "social_url"})
@@ -24,6 +24,8 @@ _PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_
 def redact_envelope(message: InboundMessage) -> InboundMessage:
     """The envelope as it may be published; the same object when there was nothing to take."""
     full = message.channel == "social"
+    if not full and not _may_hold_card(message):
+        return message
     found: list[dict[str, int]] = []
     changes: dict[str, object] = {}
     for name in ("body", "subject", "quoted"):
@@ -47,4 +49,16 @@ def redact_envelope(message: InboundMessage) -> InboundMessage:
         changes["attributes"] = attributes
     return msgspec.structs.replace(
         message, redactions=merge_counts(message.redactions, *found), **changes
+    )
+
+
+def _may_hold_card(message: InboundMessage) -> bool:
+    """Whether any text ``redact`` would read off a non-social envelope may hold a card: the
+    common answer, no, costs one regex scan per text and nothing else."""
+    texts = (message.body, message.subject, message.quoted)
+    if any(text and may_hold_card(text) for text in texts):
+        return True
+    return any(
+        isinstance(value, str) and key not in _PLATFORM_IDS and may_hold_card(value)
+        for key, value in message.attributes.items()
     )

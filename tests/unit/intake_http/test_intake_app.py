@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
 import msgspec
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import RawTestServer, TestClient
 
-from services.intake.app import create_app
+from services.intake.app import Intake
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
 from shared.settings import Settings, load_settings
@@ -30,8 +31,8 @@ class FakeProducer:
     async def ready(self) -> bool:
         return not self.down
 
-    async def send(self, topic: str, key: bytes, value: bytes) -> None:
-        await self.send_many([(topic, key, value)])
+    def enqueue(self, topic: str, key: bytes, value: bytes) -> asyncio.Future[None]:
+        return asyncio.ensure_future(self.send_many([(topic, key, value)]))
 
     async def send_many(self, records: list[tuple[str, bytes, bytes]]) -> None:
         if self.down:
@@ -39,12 +40,19 @@ class FakeProducer:
         self.records.extend(records)
 
 
+async def serve(aiohttp_client: Any, settings: Settings, producer: FakeProducer) -> TestClient:
+    """The intake as ``switchboard intake`` serves it (aiohttp's low-level server)."""
+    intake = Intake(settings, producer)  # type: ignore[arg-type]
+    await intake.start()
+    client: TestClient = await aiohttp_client(RawTestServer(intake.handle))
+    return client
+
+
 @pytest.fixture
 async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
     producer = FakeProducer()
     settings = Settings(service="intake", intake_tokens=TOKENS, max_json_bytes=4096)
-    app = create_app(settings, producer)  # type: ignore[arg-type]
-    return await aiohttp_client(app), producer
+    return await serve(aiohttp_client, settings, producer), producer
 
 
 def _h(token: str = "all") -> dict[str, str]:
@@ -178,8 +186,71 @@ async def test_publishes_to_inbound_unless_the_topic_is_configured(aiohttp_clien
     assert load_settings("intake", {}).intake_topic == "inbound.messages.v1"
     settings = load_settings("intake", {"INTAKE_TOPIC": "bench.intake.sink"})
     producer = FakeProducer()
-    app = create_app(replace(settings, intake_tokens=TOKENS), producer)  # type: ignore[arg-type]
-    http = await aiohttp_client(app)
+    http = await serve(aiohttp_client, replace(settings, intake_tokens=TOKENS), producer)
     resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
     assert resp.status == 202
     assert [topic for topic, _, _ in producer.records] == ["bench.intake.sink"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [
+        ("GET", "/nothing/here", 404, None),
+        ("POST", "/v1/inbound/chat/", 404, None),
+        ("POST", "/v1/inbound/", 404, None),
+        ("GET", "/v1/inbound/chat", 405, "POST"),
+        ("PUT", "/v1/inbound/chat/batch", 405, "POST"),
+        ("GET", "/v1/inbound/fax", 405, "POST"),
+        ("POST", "/healthz", 405, "GET, HEAD"),
+        ("DELETE", "/v1/openapi.json", 405, "GET, HEAD"),
+    ],
+)
+async def test_other_paths_and_methods_are_problems(
+    client: Any, method: str, path: str, status: int, allow: str | None
+) -> None:
+    http, producer = client
+    resp = await http.request(method, path, json=CHAT, headers=_h())
+    assert resp.status == status
+    assert resp.content_type == "application/problem+json"
+    assert (await resp.json())["status"] == status
+    assert resp.headers.get("Allow") == allow
+    assert producer.records == []
+
+
+@pytest.mark.parametrize("path", ["/v1/inbound/fax", "/v1/inbound/fax/batch"])
+async def test_an_unknown_channel_is_a_404_naming_the_field(client: Any, path: str) -> None:
+    http, _ = client
+    resp = await http.post(path, json=CHAT, headers=_h())
+    assert resp.status == 404
+    assert (await resp.json())["field"] == "channel"
+
+
+async def test_head_answers_like_get_without_a_body(client: Any) -> None:
+    http, _ = client
+    resp = await http.head("/healthz")
+    assert resp.status == 200 and await resp.read() == b""
+
+
+async def test_latency_is_labelled_by_route_template_never_by_the_raw_path(client: Any) -> None:
+    http, _ = client
+    await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    await http.post("/v1/inbound/x-secret-looking-channel", json=CHAT, headers=_h())
+    await http.get("/no/such/path-with-a-secret")
+    metrics = await (await http.get("/metrics")).text()
+    count = "switchboard_http_request_duration_seconds_count"
+    assert f'{count}{{code="202",method="POST",route="/v1/inbound/chat"}}' in metrics
+    assert f'{count}{{code="404",method="POST",route="/v1/inbound/{{channel}}"}}' in metrics
+    assert f'{count}{{code="404",method="GET",route="unmatched"}}' in metrics
+    assert "secret" not in metrics
+
+
+async def test_an_unexpected_error_is_a_logged_500_problem(client: Any) -> None:
+    http, producer = client
+
+    def broken(*_: object) -> asyncio.Future[None]:
+        raise RuntimeError("a bug")
+
+    producer.enqueue = broken  # type: ignore[method-assign]
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
+    assert resp.status == 500
+    assert (await resp.json())["detail"] == "internal error"

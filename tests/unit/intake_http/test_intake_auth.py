@@ -7,9 +7,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.intake.app import create_app
 from shared.settings import Settings
-from tests.unit.intake_http.test_intake_app import CHAT, TOKENS, FakeProducer
+from tests.unit.intake_http.test_intake_app import CHAT, TOKENS, FakeProducer, serve
 from tests.unit.raw_http import raw_request
 
 _BODY = b'{"session_id": "s-1", "text": "hello"}'
@@ -19,8 +18,7 @@ _BODY = b'{"session_id": "s-1", "text": "hello"}'
 async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
     producer = FakeProducer()
     settings = Settings(service="intake", intake_tokens=TOKENS)
-    app = create_app(settings, producer)  # type: ignore[arg-type]
-    return await aiohttp_client(app), producer
+    return await serve(aiohttp_client, settings, producer), producer
 
 
 async def _raw_post(client: TestClient, authorization: bytes) -> tuple[int, bytes]:

@@ -11,10 +11,9 @@ import msgspec
 import pytest
 from aiohttp.test_utils import TestClient
 
-from services.intake.app import create_app
 from shared.models import InboundMessage
 from shared.settings import Settings
-from tests.unit.intake_http.test_intake_app import TOKENS, FakeProducer
+from tests.unit.intake_http.test_intake_app import TOKENS, FakeProducer, serve
 
 AUTH = {"Authorization": "Bearer all"}
 JSON = {**AUTH, "Content-Type": "application/json"}
@@ -25,8 +24,7 @@ WIDE = "𝒵"  # four bytes in UTF-8
 async def client(aiohttp_client: Any) -> tuple[TestClient, FakeProducer]:
     producer = FakeProducer()
     settings = Settings(service="intake", intake_tokens=TOKENS, max_json_bytes=2 << 20)
-    app = create_app(settings, producer)  # type: ignore[arg-type]
-    return await aiohttp_client(app), producer
+    return await serve(aiohttp_client, settings, producer), producer
 
 
 async def _chunks(body: bytes, size: int = 16_384) -> AsyncIterator[bytes]:

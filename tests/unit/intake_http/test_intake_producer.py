@@ -23,9 +23,13 @@ from shared.partitioner import default_partition
 class _Cluster:
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
+        self.listeners: list[Any] = []
 
     def partitions_for_topic(self, topic: str) -> set[int]:
         return set(range(self.partitions))
+
+    def add_listener(self, listener: Any) -> None:
+        self.listeners.append(listener)
 
 
 class _Kafka:
@@ -150,7 +154,7 @@ async def test_cancelled_caller_leaves_nothing_in_flight_and_its_batch_mates_ack
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert producer.in_flight == 1
+    assert producer.in_flight == 2  # the cancelled caller's record is in the batch all the same
     client.futures[0].set_result("metadata")
     await mate
     assert producer.in_flight == 0
@@ -160,6 +164,27 @@ async def test_cancelled_caller_leaves_nothing_in_flight_and_its_batch_mates_ack
 def test_partition_is_aiokafkas(key: bytes, partitions: int) -> None:
     every = list(range(partitions))
     assert default_partition(key, every, every) == DefaultPartitioner()(key, every, every)
+
+
+async def test_new_partitions_are_seen_after_a_metadata_update() -> None:
+    producer, client = _producer("ack", partitions=1)
+    keys = [f"chat:s-{i}".encode() for i in range(30)]
+    await asyncio.gather(*(producer.send("t", k, b"v") for k in keys))
+    assert {p for p, _ in client.sent} == {0}
+    client.client.cluster.partitions = 6
+    for listener in client.client.cluster.listeners:
+        listener(client.client.cluster)
+    await asyncio.gather(*(producer.send("t", k, b"v") for k in keys))
+    assert {p for p, _ in client.sent[1:]} == {
+        default_partition(k, list(range(6)), list(range(6))) for k in keys
+    }
+
+
+async def test_the_error_is_broker_unavailable_caused_by_the_clients() -> None:
+    producer, _ = _producer("error")
+    with pytest.raises(BrokerUnavailable) as raised:
+        await producer.enqueue("t", b"k", b"v")
+    assert isinstance(raised.value.__cause__, KafkaConnectionError)
 
 
 def test_partition_without_key_is_an_available_one() -> None:
