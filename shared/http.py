@@ -12,13 +12,14 @@ from functools import cache
 from typing import Any, TypeVar
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from shared.loop_metrics import HistogramChild, LoopHistogram
 from shared.problem import Handler, problem_for
 
 log = logging.getLogger(__name__)
 
-REQUEST_SECONDS = Histogram(
+REQUEST_SECONDS = LoopHistogram(
     "switchboard_http_request_duration_seconds",
     "HTTP request latency by route template, method and status code.",
     ["route", "method", "code"],
@@ -42,9 +43,8 @@ def _route_of(request: web.Request) -> str:
 
 
 @cache
-def _latency(route: str, method: str, code: int) -> Histogram:
-    """One child per route template × method × status: a bounded set, looked up once each
-    (``labels()`` takes a lock and builds a key on every call)."""
+def _latency(route: str, method: str, code: int) -> HistogramChild:
+    """One child per route template × method × status: a bounded set, looked up once each."""
     return REQUEST_SECONDS.labels(route, method if method in _METHODS else "other", str(code))
 
 

@@ -4,7 +4,9 @@ from functools import cache
 
 from prometheus_client import Counter, Gauge
 
-MESSAGES = Counter(
+from shared.loop_metrics import CounterChild, LoopCounter
+
+MESSAGES = LoopCounter(
     "switchboard_intake_messages_total",
     "Inbound messages by channel and outcome.",
     ["channel", "outcome"],
@@ -37,8 +39,8 @@ def declare_series(channels: tuple[str, ...]) -> None:
 
 
 @cache
-def outcome(channel: str, name: str) -> Counter:
-    """The child counter of one channel × outcome; ``labels()`` per request costs more than inc.
+def outcome(channel: str, name: str) -> CounterChild:
+    """The child counter of one channel × outcome, looked up once each.
 
     Channels are checked before this is called and outcomes are the fixed set above, so the
     cache stays as small as the series it names.
