@@ -52,14 +52,16 @@ def message_id_for(channel: str, external_id: str) -> str:
     """Same channel and external id, same id: this is what makes a retried post a no-op downstream.
 
     Exactly ``str(uuid.uuid5(namespace, channel + "\\x1f" + external_id))``, spelled out
-    because it runs once per accepted message and ``uuid.UUID`` costs several times the hash.
+    because it runs once per accepted message and ``uuid.UUID`` costs several times the hash:
+    the SHA-1's first 32 hex digits, with the version digit (5) and the variant digit
+    (10xx: 8, 9, a or b) put in their places.
     """
     name = f"{channel}\x1f{external_id}".encode()
-    raw = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name).digest()[:16])  # noqa: S324 - RFC 4122 v5
-    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = raw.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    h = hashlib.sha1(_NAMESPACE_BYTES + name).hexdigest()  # noqa: S324 - RFC 4122 v5
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+
+
+_VARIANT = {digit: "89ab"[int(digit, 16) & 0b11] for digit in "0123456789abcdef"}
 
 
 class Customer(msgspec.Struct, omit_defaults=True, forbid_unknown_fields=False):

@@ -69,10 +69,11 @@ async def unknown_channel(_: web.BaseRequest) -> web.Response:
     return problem(404, f"unknown channel; use one of {', '.join(CHANNELS)}", field="channel")
 
 
-async def _gate(
+def _admit(
     ctx: IntakeContext, request: web.BaseRequest, channel: str, *, batch: bool = False
-) -> tuple[str, bytes] | web.Response:
-    """Check token, content type and size; on success (content type, body)."""
+) -> tuple[str, int] | web.Response:
+    """Check token, content type and declared size before the body is read; on success
+    (content type, the body's size limit)."""
     scopes = ctx.tokens.of(request)
     if scopes is None:
         outcome(channel, "unauthorized").inc()
@@ -97,32 +98,35 @@ async def _gate(
     if batch:
         limit *= 10
     if request.content_length is not None and request.content_length > limit:
-        outcome(channel, "too_large").inc()
-        return problem(413, f"body exceeds {limit} bytes", field="body")
-    body = await _read(request, limit)
-    if body is None:
-        outcome(channel, "too_large").inc()
-        return problem(413, f"body exceeds {limit} bytes", field="body")
-    return content_type, body
+        return _too_large(channel, limit)
+    return content_type, limit
+
+
+def _too_large(channel: str, limit: int) -> web.Response:
+    outcome(channel, "too_large").inc()
+    return problem(413, f"body exceeds {limit} bytes", field="body")
+
+
+def _arrived(request: web.BaseRequest) -> bytes | None:
+    """The whole body when all of it has arrived (for the small posts of most integrations,
+    with the headers), taken without a coroutine step; None when more is to come."""
+    if request.content_length is None or not request.content.is_eof():
+        return None
+    return request.content.read_nowait()
 
 
 async def _read(request: web.BaseRequest, limit: int) -> bytes | None:
     """The whole body, or None past ``limit`` bytes.
 
-    What arrived with the headers is taken without a coroutine step (for the small posts of
-    most integrations, all of it); the rest is awaited to the end, since ``content.read(n)``
-    answers with what has arrived so far. Without a Content-Length (chunked) the count stops
-    at the limit, as the body could not be refused up front.
+    ``content.read(n)`` answers with what has arrived so far, which for a large body is only
+    its first chunks; so read to the end, and stop counting at the limit when there is no
+    Content-Length (chunked) to have refused the body up front.
     """
-    length = request.content_length
-    if length is not None:  # already checked against the limit
-        body = request.content.read_nowait()
-        if len(body) < length:
-            try:
-                body += await request.content.readexactly(length - len(body))
-            except asyncio.IncompleteReadError as exc:  # the client went away mid-body
-                body += exc.partial
-        return body
+    if request.content_length is not None:  # already checked against the limit
+        try:
+            return await request.content.readexactly(request.content_length)
+        except asyncio.IncompleteReadError as exc:  # the client went away mid-body
+            return exc.partial
     chunks: list[bytes] = []
     size = 0
     while chunk := await request.content.read(limit + 1 - size):
@@ -131,6 +135,22 @@ async def _read(request: web.BaseRequest, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _gated(
+    ctx: IntakeContext, request: web.BaseRequest, channel: str, *, batch: bool = False
+) -> tuple[str, bytes] | web.Response:
+    """``_admit``, then the body: (content type, body) or the error response."""
+    admitted = _admit(ctx, request, channel, batch=batch)
+    if isinstance(admitted, web.Response):
+        return admitted
+    content_type, limit = admitted
+    body = _arrived(request)
+    if body is None:
+        body = await _read(request, limit)
+        if body is None:
+            return _too_large(channel, limit)
+    return content_type, body
 
 
 def _record(message: InboundMessage) -> bytes | None:
@@ -151,7 +171,7 @@ async def _produce_many(ctx: IntakeContext, records: list[tuple[InboundMessage, 
 
 
 async def post_message(ctx: IntakeContext, channel: str, request: web.BaseRequest) -> web.Response:
-    gated = await _gate(ctx, request, channel)
+    gated = await _gated(ctx, request, channel)
     if isinstance(gated, web.Response):
         return gated
     content_type, body = gated
@@ -187,7 +207,7 @@ async def post_message(ctx: IntakeContext, channel: str, request: web.BaseReques
 
 
 async def post_batch(ctx: IntakeContext, channel: str, request: web.BaseRequest) -> web.Response:
-    gated = await _gate(ctx, request, channel, batch=True)
+    gated = await _gated(ctx, request, channel, batch=True)
     if isinstance(gated, web.Response):
         return gated
     content_type, body = gated
