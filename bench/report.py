@@ -33,6 +33,14 @@ def _row(
     return (what, value, p50, p99, baseline, note)
 
 
+def _rounds(intake: Mapping[str, Any]) -> str:
+    """``, median of 0.58 0.61 0.63``: the ratio of each round, no-op and intake in turn."""
+    ratios = [r.get("ratio") for r in intake.get("rounds") or []]
+    if len(ratios) < 2:
+        return ""
+    return ", median of " + " ".join(_num(r, "", 2) for r in ratios)
+
+
 def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     out: list[tuple[str, ...]] = []
     intake = results.get("intake") or {}
@@ -41,7 +49,7 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
     elif intake:
         noop = intake.get("noop", {})
         notes = {
-            "isolated": f"ratio {_num(intake.get('ratio'), '', 2)} (≥ 0.6)",
+            "isolated": f"ratio {_num(intake.get('ratio'), '', 2)} (≥ 0.6){_rounds(intake)}",
             "intake": f"ratio {_num(intake.get('ratio_stack'), '', 2)}; router, SLA consuming",
         }
         labels = (

@@ -45,7 +45,7 @@ UuidText = Annotated[
 _MESSAGE_NAMESPACE = uuid.UUID("5f0c6a36-1d8e-4b7e-9a51-2d3c8f0b7a10")
 
 
-_NAMESPACE_BYTES = _MESSAGE_NAMESPACE.bytes
+_NAMESPACE_SHA1 = hashlib.sha1(_MESSAGE_NAMESPACE.bytes)  # noqa: S324 - RFC 4122 v5, not security
 
 
 def message_id_for(channel: str, external_id: str) -> str:
@@ -56,8 +56,9 @@ def message_id_for(channel: str, external_id: str) -> str:
     the SHA-1's first 32 hex digits, with the version digit (5) and the variant digit
     (10xx: 8, 9, a or b) put in their places.
     """
-    name = f"{channel}\x1f{external_id}".encode()
-    h = hashlib.sha1(_NAMESPACE_BYTES + name).hexdigest()  # noqa: S324 - RFC 4122 v5
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(f"{channel}\x1f{external_id}".encode())
+    h = digest.hexdigest()
     return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 

@@ -10,6 +10,9 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 from functools import partial
+from typing import TypeVarTuple
+
+Args = TypeVarTuple("Args")
 
 
 class RecentlyAcked:
@@ -23,9 +26,9 @@ class RecentlyAcked:
         return message_id in self._acked
 
     def once(
-        self, message_id: str, send: Callable[[], asyncio.Future[None]]
+        self, message_id: str, send: Callable[[*Args], asyncio.Future[None]], *args: *Args
     ) -> tuple[bool, asyncio.Future[None] | None]:
-        """Call ``send`` unless this id was acked or is in flight: (whether this call sent it,
+        """Call ``send(*args)`` unless this id was acked or is in flight: (whether this call sent it,
         the future to await for the acknowledgement, None when already acked).
 
         No coroutine: the caller awaits the send's future itself. A concurrent retry gets a
@@ -39,7 +42,7 @@ class RecentlyAcked:
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             waiters.append(waiter)
             return False, waiter
-        sent = send()
+        sent = send(*args)
         self._pending[message_id] = []
         sent.add_done_callback(partial(self._settled, message_id))
         return True, sent

@@ -97,7 +97,8 @@ def _admit(
     limit = settings.max_mime_bytes if kind == "mail" else settings.max_json_bytes
     if batch:
         limit *= 10
-    if request.content_length is not None and request.content_length > limit:
+    length = request.content_length  # parsed from the header on every access
+    if length is not None and length > limit:
         return _too_large(channel, limit)
     return content_type, limit
 
@@ -192,11 +193,14 @@ async def post_message(ctx: IntakeContext, channel: str, request: web.BaseReques
         return problem(
             413, f"the normalized message exceeds {MAX_RECORD_BYTES} bytes", field="body"
         )
-    producer = ctx.producer
-    topic = ctx.settings.intake_topic
-    key = message.conversation_key.encode()
     # Unless this process acked (or is sending) the same message: then it is a duplicate.
-    sent, acked = ctx.dedupe.once(message.message_id, lambda: producer.enqueue(topic, key, value))
+    sent, acked = ctx.dedupe.once(
+        message.message_id,
+        ctx.producer.enqueue,
+        ctx.settings.intake_topic,
+        message.conversation_key.encode(),
+        value,
+    )
     if acked is not None:
         try:
             await acked
