@@ -98,6 +98,10 @@ class ResilientProducer:
         if self._producer is not None:
             return self._producer
         async with self._rebuild_lock:
+            if self._stopping:
+                # A client dropped after failures may still hold records: a new one starts
+                # once it has flushed or given up, so that a partition's records stay in order.
+                await asyncio.gather(*self._stopping)
             if self._producer is None:
                 producer = self._new()
                 try:

@@ -84,6 +84,8 @@ class SlaEngine:
         self.bootstrap_servers = bootstrap_servers
         self.timers: TimerQueue[str] = TimerQueue()
         self._pending: dict[str, Timer] = {}
+        # Rungs this process claimed in the ledger and is publishing: not another's orphans.
+        self._claimed: set[str] = set()
         self._by_ticket: dict[uuid.UUID, set[str]] = {}
         self._last_refresh: datetime | None = None
         self._horizon_end: datetime | None = None
@@ -269,7 +271,12 @@ class SlaEngine:
                 )
             }
         won = [(t, v) for t, v in rows if t.dedupe_key in inserted]
-        await self._publish(won)
+        keys = [t.dedupe_key for t, _ in won]
+        self._claimed.update(keys)
+        try:
+            await self._publish(won)
+        finally:
+            self._claimed.difference_update(keys)
         self._count(won, now)
         return len(won)
 
@@ -294,6 +301,24 @@ class SlaEngine:
         if not won:
             return
         async with self.pool.acquire() as conn, conn.transaction():
+            # An earlier rung of the same ticket whose publisher died (claimed, never marked)
+            # goes first, so that a ticket's ladder reaches the topic in order; the relay would
+            # publish it only after ORPHAN_AFTER_S, behind the rungs fired meanwhile. Rows a
+            # live publisher holds are skipped (it is publishing them), and so are this
+            # process's own claims.
+            earlier = await conn.fetch(
+                """
+                SELECT dedupe_key, ticket_id, value, emitted_at FROM sla_escalations
+                WHERE published_at IS NULL AND ticket_id = ANY($1::uuid[])
+                  AND NOT (dedupe_key = ANY($2::text[]))
+                ORDER BY emitted_at FOR UPDATE SKIP LOCKED
+                """,
+                list({t.ticket_id for t, _ in won}),
+                list(self._claimed),
+            )
+            if earlier:
+                await self._send_missing(earlier)
+                await _mark_published(conn, [r["dedupe_key"] for r in earlier])
             # Marking first takes the row locks: a relay holding one makes us wait and then see
             # it published, so those rows are skipped; a failed send rolls the marks back.
             mine = {
@@ -316,6 +341,25 @@ class SlaEngine:
                 ]
             )
 
+    async def _send_missing(self, rows: list[asyncpg.Record]) -> int:
+        """Publish ledger rows whose publisher died, in order, unless the topic shows they did
+        land (it died after the send, before its mark was committed)."""
+        landed: set[str] = set()
+        if self.bootstrap_servers is not None:
+            landed = await ids_published_since(
+                self.bootstrap_servers,
+                ESCALATIONS_TOPIC,
+                min(r["emitted_at"] for r in rows),
+                _escalation_id,
+            )
+        missing = [
+            r for r in rows if str(uuid.uuid5(_ESCALATION_NS, r["dedupe_key"])) not in landed
+        ]
+        await self.producer.send_many(
+            [(ESCALATIONS_TOPIC, str(r["ticket_id"]).encode(), bytes(r["value"])) for r in missing]
+        )
+        return len(missing)
+
     async def relay_once(self) -> int:
         """Publish ledger rows whose publisher died, unless the topic shows they did land."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -329,29 +373,13 @@ class SlaEngine:
             )
             if not rows:
                 return 0
-            landed: set[str] = set()
-            if self.bootstrap_servers is not None:
-                landed = await ids_published_since(
-                    self.bootstrap_servers,
-                    ESCALATIONS_TOPIC,
-                    min(r["emitted_at"] for r in rows),
-                    _escalation_id,
-                )
-            missing = [
-                r for r in rows if str(uuid.uuid5(_ESCALATION_NS, r["dedupe_key"])) not in landed
-            ]
-            await self.producer.send_many(
-                [
-                    (ESCALATIONS_TOPIC, str(r["ticket_id"]).encode(), bytes(r["value"]))
-                    for r in missing
-                ]
-            )
+            published = await self._send_missing(rows)
             await _mark_published(conn, [r["dedupe_key"] for r in rows])
         log.warning(
             "relayed orphaned escalations",
-            extra={"published": len(missing), "already_on_topic": len(rows) - len(missing)},
+            extra={"published": published, "already_on_topic": len(rows) - published},
         )
-        return len(missing)
+        return published
 
     async def maintain(self) -> None:
         """Every few seconds: adopt other replicas' timers, publish orphaned ledger rows."""

@@ -155,3 +155,46 @@ async def test_relay_republishes_only_what_the_topic_lacks(
             await conn.fetchval("SELECT count(*) FROM sla_escalations WHERE published_at IS NULL")
             == 0
         )
+
+
+async def test_a_dead_publishers_earlier_rung_is_published_before_the_next(
+    pool: asyncpg.Pool, producer: ResilientProducer, infra_env: dict[str, str]
+) -> None:
+    """A replica claimed rung 1 and died before publishing it; rung 2 of the same ticket fires
+    on another replica before the relay's ORPHAN_AFTER_S: rung 1 must still come first."""
+    bootstrap = infra_env["KAFKA_BOOTSTRAP_SERVERS"]
+    ticket = uuid.uuid4()
+    first, second = _timer(ticket, timedelta(0), 1), _timer(ticket, timedelta(0), 2)
+    orphan = escalation_for(first, datetime.now(UTC))
+    start = await topic_end_offsets(bootstrap, ESCALATIONS)
+    async with pool.acquire() as conn:
+        await conn.execute(
+            """
+            INSERT INTO sla_escalations (dedupe_key, ticket_id, target, level, cycle, kind,
+                escalate_to, due_at, fire_at, emitted_at, value)
+            VALUES ($1, $2, 'first_response', 1, 0, 'at_risk', 'team_lead', $3, $3, now(), $4)
+            """,
+            first.dedupe_key,
+            ticket,
+            first.step.due_at,
+            msgspec.json.encode(orphan),
+        )
+        await replace_timers(conn, [ticket], [second])
+    engine = SlaEngine(pool, producer, load_policy(None), bootstrap_servers=bootstrap)
+    await engine.refresh()
+    assert await engine.fire([second.dedupe_key]) == 1
+    assert await engine.relay_once() == 0  # nothing left for the relay
+
+    def ladder(records: list[Any]) -> list[tuple[int, int]]:
+        found = [(r.offset, msgspec.json.decode(r.value)) for r in records]
+        return [(offset, e["level"]) for offset, e in found if e.get("ticket_id") == str(ticket)]
+
+    records = await read_topic(
+        bootstrap,
+        ESCALATIONS,
+        start=start,
+        done=lambda rs: len(ladder(rs)) >= 2,
+        timeout=20,
+        settle_s=2.0,
+    )
+    assert [level for _, level in sorted(ladder(records))] == [1, 2]
