@@ -11,7 +11,7 @@ import logging
 from datetime import UTC, datetime
 
 import msgspec
-from aiohttp import hdrs, web
+from aiohttp import HttpVersion11, hdrs, web
 
 from services.intake.channels import (
     CHANNELS,
@@ -138,6 +138,19 @@ async def _read(request: web.BaseRequest, limit: int) -> bytes | None:
     return b"".join(chunks)
 
 
+async def _continue(request: web.BaseRequest) -> web.Response | None:
+    """``Expect: 100-continue``, once the headers passed: the client may send the body now
+    (a refused post was answered without it). Another expectation is a 417."""
+    if request.version != HttpVersion11:
+        return None
+    expect = request.headers.get(hdrs.EXPECT, "")
+    if expect.lower() != "100-continue":
+        return problem(417, "only Expect: 100-continue is understood", field="Expect")
+    await request.writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+    request.writer.output_size = 0  # the response proper has not started
+    return None
+
+
 async def _gated(
     ctx: IntakeContext, request: web.BaseRequest, channel: str, *, batch: bool = False
 ) -> tuple[str, bytes] | web.Response:
@@ -148,6 +161,10 @@ async def _gated(
     content_type, limit = admitted
     body = _arrived(request)
     if body is None:
+        if request.headers.get(hdrs.EXPECT) is not None:
+            refused = await _continue(request)
+            if refused is not None:
+                return refused
         body = await _read(request, limit)
         if body is None:
             return _too_large(channel, limit)

@@ -254,3 +254,12 @@ async def test_an_unexpected_error_is_a_logged_500_problem(client: Any) -> None:
     resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h())
     assert resp.status == 500
     assert (await resp.json())["detail"] == "internal error"
+
+
+async def test_expect_100_continue_is_answered_and_a_refusal_needs_no_body(client: Any) -> None:
+    http, producer = client
+    resp = await http.post("/v1/inbound/chat", json=CHAT, headers=_h(), expect100=True)
+    assert resp.status == 202
+    refused = await http.post("/v1/inbound/chat", json=CHAT, headers=_h("nope"), expect100=True)
+    assert refused.status == 401
+    assert len(producer.records) == 1
