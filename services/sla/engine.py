@@ -84,8 +84,8 @@ class SlaEngine:
         self.bootstrap_servers = bootstrap_servers
         self.timers: TimerQueue[str] = TimerQueue()
         self._pending: dict[str, Timer] = {}
-        # Rungs this process claimed in the ledger and is publishing: not another's orphans.
-        self._claimed: set[str] = set()
+        # Rungs this process claimed in the ledger and is publishing, by ticket: not orphans.
+        self._claimed: dict[uuid.UUID, set[str]] = {}
         self._by_ticket: dict[uuid.UUID, set[str]] = {}
         self._last_refresh: datetime | None = None
         self._horizon_end: datetime | None = None
@@ -271,12 +271,16 @@ class SlaEngine:
                 )
             }
         won = [(t, v) for t, v in rows if t.dedupe_key in inserted]
-        keys = [t.dedupe_key for t, _ in won]
-        self._claimed.update(keys)
+        for t, _ in won:
+            self._claimed.setdefault(t.ticket_id, set()).add(t.dedupe_key)
         try:
             await self._publish(won)
         finally:
-            self._claimed.difference_update(keys)
+            for t, _ in won:
+                claimed = self._claimed[t.ticket_id]
+                claimed.discard(t.dedupe_key)
+                if not claimed:
+                    del self._claimed[t.ticket_id]
         self._count(won, now)
         return len(won)
 
@@ -303,22 +307,25 @@ class SlaEngine:
         async with self.pool.acquire() as conn, conn.transaction():
             # An earlier rung of the same ticket whose publisher died (claimed, never marked)
             # goes first, so that a ticket's ladder reaches the topic in order; the relay would
-            # publish it only after ORPHAN_AFTER_S, behind the rungs fired meanwhile. Rows a
-            # live publisher holds are skipped (it is publishing them), and so are this
-            # process's own claims.
-            earlier = await conn.fetch(
-                """
-                SELECT dedupe_key, ticket_id, value, emitted_at FROM sla_escalations
-                WHERE published_at IS NULL AND ticket_id = ANY($1::uuid[])
-                  AND NOT (dedupe_key = ANY($2::text[]))
-                ORDER BY emitted_at FOR UPDATE SKIP LOCKED
-                """,
-                list({t.ticket_id for t, _ in won}),
-                list(self._claimed),
-            )
-            if earlier:
-                await self._send_missing(earlier)
-                await _mark_published(conn, [r["dedupe_key"] for r in earlier])
+            # publish it only after ORPHAN_AFTER_S, behind the rungs fired meanwhile. Only a
+            # rung after the first has an earlier one; rows a live publisher holds are skipped
+            # (it is publishing them), and so are this process's own claims.
+            first = min((r.level for r in self.policy.ladder), default=0)
+            later = list({t.ticket_id for t, _ in won if t.step.level > first})
+            if later:
+                earlier = await conn.fetch(
+                    """
+                    SELECT dedupe_key, ticket_id, value, emitted_at FROM sla_escalations
+                    WHERE published_at IS NULL AND ticket_id = ANY($1::uuid[])
+                      AND NOT (dedupe_key = ANY($2::text[]))
+                    ORDER BY emitted_at FOR UPDATE SKIP LOCKED
+                    """,
+                    later,
+                    [key for ticket in later for key in self._claimed.get(ticket, ())],
+                )
+                if earlier:
+                    await self._send_missing(earlier)
+                    await _mark_published(conn, [r["dedupe_key"] for r in earlier])
             # Marking first takes the row locks: a relay holding one makes us wait and then see
             # it published, so those rows are skipped; a failed send rolls the marks back.
             mine = {
