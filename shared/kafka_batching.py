@@ -30,6 +30,9 @@ TopicPartition = tuple[str, int]
 OnSettled = Callable[[BaseException | None, int], None]
 
 
+_Partitions = tuple[tuple[TopicPartition, ...], range]
+
+
 class BrokerUnavailable(Exception):
     """Kafka did not acknowledge in time; the caller should answer 503 with Retry-After."""
 
@@ -266,45 +269,44 @@ class PartitionBatches:
         self._partition = partitioner  # the one the client uses too, so both paths agree
         self._on_settled = on_settled
         self._current: _ClientBatches | None = None
-        # topic -> one (topic, partition) per partition, as the client's metadata knows them;
-        # emptied on every metadata update of the client (partitions may have been added).
-        self._topics: dict[str, tuple[TopicPartition, ...]] = {}
+        # topic -> one (topic, partition) per partition as the client's metadata knows them,
+        # and their numbers for the partitioner; emptied on every metadata update of the
+        # client (partitions may have been added).
+        self._topics: dict[str, _Partitions] = {}
         self.in_flight = 0
-
-    def partitions(self, client: AIOKafkaProducer, topic: str) -> int:
-        """How many partitions the client's metadata knows for ``topic`` (0: not loaded yet)."""
-        return len(self._partitions_of(self._batches_of(client), topic))
 
     def append(
         self, client: AIOKafkaProducer, topic: str, key: bytes, value: bytes
-    ) -> asyncio.Future[None]:
-        """The record goes to the partition the client's own partitioner would choose; call
-        only once ``partitions`` is not 0."""
-        current = self._batches_of(client)
-        tps = self._partitions_of(current, topic)
-        every = range(len(tps))
-        tp = tps[self._partition(key, every, every)]
-        acked = current.append(asyncio.get_running_loop(), tp, key, value)
+    ) -> asyncio.Future[None] | None:
+        """The record goes to the partition the client's own partitioner would choose; None
+        (nothing appended) while the client's metadata does not know the topic yet."""
+        current = self._current
+        if current is None or current.client is not client:
+            current = self._batches_of(client)
+        known = self._topics.get(topic) or self._partitions_of(current, topic)
+        if known is None:
+            return None
+        tps, every = known
+        acked = current.append(
+            asyncio.get_running_loop(), tps[self._partition(key, every, every)], key, value
+        )
         if not acked.done():  # else refused at once: never in flight
             self.in_flight += 1
         return acked
 
     def _batches_of(self, client: AIOKafkaProducer) -> _ClientBatches:
-        current = self._current
-        if current is None or current.client is not client:
-            current = self._current = _ClientBatches(client, self._timeout_s, self._settled)
-            self._topics.clear()
-            client.client.cluster.add_listener(lambda _: self._topics.clear())
+        current = self._current = _ClientBatches(client, self._timeout_s, self._settled)
+        self._topics.clear()
+        client.client.cluster.add_listener(lambda _: self._topics.clear())
         return current
 
-    def _partitions_of(self, current: _ClientBatches, topic: str) -> tuple[TopicPartition, ...]:
-        tps = self._topics.get(topic)
-        if tps is None:
-            known = current.client.client.cluster.partitions_for_topic(topic)
-            tps = tuple((topic, p) for p in range(len(known))) if known else ()
-            if tps:
-                self._topics[topic] = tps
-        return tps
+    def _partitions_of(self, current: _ClientBatches, topic: str) -> _Partitions | None:
+        known = current.client.client.cluster.partitions_for_topic(topic)
+        if not known:
+            return None
+        every = range(len(known))
+        self._topics[topic] = partitions = (tuple((topic, p) for p in every), every)
+        return partitions
 
     def _settled(self, exc: BaseException | None, waiting: int) -> None:
         self.in_flight -= waiting

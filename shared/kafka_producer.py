@@ -144,11 +144,12 @@ class ResilientProducer:
         one deadline per batch (the send timeout from the batch's first record).
         """
         producer = self._producer
-        if producer is None or not self._batches.partitions(producer, topic):
+        acked = None if producer is None else self._batches.append(producer, topic, key, value)
+        if acked is None:
             # After a failed start or a rebuild, or before the topic's metadata is known: the
             # bounded general path starts the client and waits for the metadata.
             return asyncio.ensure_future(self.send_many([(topic, key, value)]))
-        return self._batches.append(producer, topic, key, value)
+        return acked
 
     async def send(self, topic: str, key: bytes, value: bytes) -> None:
         """One keyed record, acknowledged or ``BrokerUnavailable``."""

@@ -65,6 +65,7 @@ _FOLD.update({0x2212: ord("-"), 0xFE63: ord("-")})
 # Thirteen digits with at most one separator between neighbours: nothing shorter is a card.
 # Python's \d and \s are Unicode-aware, so this also sees full-width digits and spaces.
 _CARD_SEPARATORS = r"\s.\-\u2010-\u2015\u2212\ufe63\uff0d\uff0e"
+CARD_MIN_DIGITS = 13
 _MAYBE_CARD = re.compile(r"\d(?:[" + _CARD_SEPARATORS + r"]?\d){12}")
 # Necessary for the above and several times cheaper to refute (one repeated class).
 _MAYBE_RUN = re.compile(r"\d[\d" + _CARD_SEPARATORS + r"]{12}")

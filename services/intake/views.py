@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 _encode = msgspec.json.Encoder().encode
 RETRY_AFTER_S = "5"
 JSON = "application/json"
+_JSON = {hdrs.CONTENT_TYPE: JSON}
 # The pure-Python MIME parser (and HTML to text) can take tens of milliseconds on a large
 # body; above this size normalizing runs in a worker thread so other requests keep flowing.
 OFFLOAD_BYTES = 256 * 1024
@@ -224,7 +225,7 @@ async def post_message(ctx: IntakeContext, channel: str, request: web.BaseReques
         except BrokerUnavailable:
             return _unavailable(channel)
     outcome(channel, "accepted" if sent else "duplicate").inc()
-    return web.Response(body=_encode(_Accepted(message.message_id)), status=202, content_type=JSON)
+    return web.Response(body=_encode(_Accepted(message.message_id)), status=202, headers=_JSON)
 
 
 async def post_batch(ctx: IntakeContext, channel: str, request: web.BaseRequest) -> web.Response:

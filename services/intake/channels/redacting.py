@@ -15,7 +15,7 @@ from __future__ import annotations
 import msgspec
 
 from shared.models import AttributeValue, InboundMessage
-from shared.redaction import may_hold_card, merge_counts, redact
+from shared.redaction import CARD_MIN_DIGITS, may_hold_card, merge_counts, redact
 
 # Identifiers the social platform gave the post: kept as they are, like ``external_id``.
 _PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_id", "social_url"})
@@ -54,12 +54,16 @@ def redact_envelope(message: InboundMessage) -> InboundMessage:
 
 def _may_hold_card(message: InboundMessage) -> bool:
     """Whether any text ``redact`` would read off a non-social envelope may hold a card: the
-    common answer, no, costs one regex scan over all of them, joined by a NUL (no card
-    separator, so no number runs from one text into the next)."""
-    texts = [message.body, message.subject or "", message.quoted or ""]
-    texts += [
-        value
+    common answer, no, costs one regex scan per text (a value shorter than 13 characters
+    cannot hold 13 digits)."""
+    if any(
+        text and may_hold_card(text) for text in (message.body, message.subject, message.quoted)
+    ):
+        return True
+    return any(
+        isinstance(value, str)
+        and len(value) >= CARD_MIN_DIGITS
+        and key not in _PLATFORM_IDS
+        and may_hold_card(value)
         for key, value in message.attributes.items()
-        if isinstance(value, str) and key not in _PLATFORM_IDS
-    ]
-    return may_hold_card("\x00".join(texts))
+    )
