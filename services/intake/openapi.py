@@ -19,8 +19,10 @@ _ERRORS = {
     "400": "Unreadable body: malformed JSON, invalid UTF-8, unreadable MIME.",
     "401": "No bearer token, or an unknown one.",
     "403": "The token may not post to this channel.",
+    "408": "The body stopped arriving (30 s without the rest of it).",
     "413": "The body is over the size limit, or the message it makes is too large for Kafka.",
     "415": "Content type not accepted on this endpoint.",
+    "417": "An `Expect` other than `100-continue`.",
     "422": "A field is missing, of the wrong type or out of bounds; `field` names it.",
     "503": "Kafka did not acknowledge in time; nothing was accepted. Retry after `Retry-After`.",
 }

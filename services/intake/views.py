@@ -39,6 +39,9 @@ OFFLOAD_BYTES = 256 * 1024
 # over max_request_size (1 MiB): an envelope above this, with its key and batch header, is a
 # 413, not a broker failure that answers 503 and counts towards rebuilding the producer.
 MAX_RECORD_BYTES = 1_000_000
+# A client that stops sending in the middle of its body holds a handler and a connection; at
+# 1 MiB per request even a slow mobile link needs far less.
+BODY_TIMEOUT_S = 30.0
 
 
 class _Accepted(msgspec.Struct):
@@ -166,7 +169,14 @@ async def _gated(
             refused = await _continue(request)
             if refused is not None:
                 return refused
-        body = await _read(request, limit)
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_S):
+                body = await _read(request, limit)
+        except TimeoutError:
+            outcome(channel, "invalid").inc()
+            return problem(
+                408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s", field="body"
+            )
         if body is None:
             return _too_large(channel, limit)
     return content_type, body

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from services.intake import views
 from shared.settings import Settings
 from tests.unit.intake_http.test_intake_app import CHAT, TOKENS, FakeProducer, serve
 from tests.unit.raw_http import raw_request
@@ -69,3 +71,23 @@ async def test_auth_problems_name_the_authorization_header(
     assert resp.status == status
     assert resp.content_type == "application/problem+json"
     assert (await resp.json())["field"] == "Authorization"
+
+
+async def test_a_body_that_stops_arriving_is_a_408(
+    client: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(views, "BODY_TIMEOUT_S", 0.2)
+    http, producer = client
+    reader, writer = await asyncio.open_connection(http.host, http.port)
+    writer.write(
+        b"POST /v1/inbound/chat HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer all\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n" + b'{"session_id"'
+    )
+    try:  # the answer comes while the connection is still open (the server lingers after)
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+        body = await reader.readexactly(length)
+    finally:
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408 ")
+    assert b"did not arrive" in body and producer.records == []
