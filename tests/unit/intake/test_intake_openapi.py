@@ -28,8 +28,10 @@ def test_document_is_json_with_the_channel_endpoints() -> None:
             "400",
             "401",
             "403",
+            "408",
             "413",
             "415",
+            "417",
             "422",
             "503",
         }
