@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 import msgspec
 from aiohttp import HttpVersion11, hdrs, web
@@ -73,11 +74,16 @@ async def unknown_channel(_: web.BaseRequest) -> web.Response:
     return problem(404, f"unknown channel; use one of {', '.join(CHANNELS)}", field="channel")
 
 
+class _Admitted(NamedTuple):
+    content_type: str
+    limit: int  # bytes the body may have
+    length: int | None  # Content-Length (None: chunked); aiohttp parses it on every access
+
+
 def _admit(
     ctx: IntakeContext, request: web.BaseRequest, channel: str, *, batch: bool = False
-) -> tuple[str, int] | web.Response:
-    """Check token, content type and declared size before the body is read; on success
-    (content type, the body's size limit)."""
+) -> _Admitted | web.Response:
+    """Check token, content type and declared size before the body is read."""
     scopes = ctx.tokens.of(request)
     if scopes is None:
         outcome(channel, "unauthorized").inc()
@@ -101,10 +107,10 @@ def _admit(
     limit = settings.max_mime_bytes if kind == "mail" else settings.max_json_bytes
     if batch:
         limit *= 10
-    length = request.content_length  # parsed from the header on every access
+    length = request.content_length
     if length is not None and length > limit:
         return _too_large(channel, limit)
-    return content_type, limit
+    return _Admitted(content_type, limit, length)
 
 
 def _too_large(channel: str, limit: int) -> web.Response:
@@ -112,24 +118,24 @@ def _too_large(channel: str, limit: int) -> web.Response:
     return problem(413, f"body exceeds {limit} bytes", field="body")
 
 
-def _arrived(request: web.BaseRequest) -> bytes | None:
+def _arrived(request: web.BaseRequest, length: int | None) -> bytes | None:
     """The whole body when all of it has arrived (for the small posts of most integrations,
     with the headers), taken without a coroutine step; None when more is to come."""
-    if request.content_length is None or not request.content.is_eof():
+    if length is None or not request.content.is_eof():
         return None
     return request.content.read_nowait()
 
 
-async def _read(request: web.BaseRequest, limit: int) -> bytes | None:
+async def _read(request: web.BaseRequest, limit: int, length: int | None) -> bytes | None:
     """The whole body, or None past ``limit`` bytes.
 
     ``content.read(n)`` answers with what has arrived so far, which for a large body is only
     its first chunks; so read to the end, and stop counting at the limit when there is no
     Content-Length (chunked) to have refused the body up front.
     """
-    if request.content_length is not None:  # already checked against the limit
+    if length is not None:  # already checked against the limit
         try:
-            return await request.content.readexactly(request.content_length)
+            return await request.content.readexactly(length)
         except asyncio.IncompleteReadError as exc:  # the client went away mid-body
             return exc.partial
     chunks: list[bytes] = []
@@ -162,8 +168,8 @@ async def _gated(
     admitted = _admit(ctx, request, channel, batch=batch)
     if isinstance(admitted, web.Response):
         return admitted
-    content_type, limit = admitted
-    body = _arrived(request)
+    content_type, limit, length = admitted
+    body = _arrived(request, length)
     if body is None:
         if request.headers.get(hdrs.EXPECT) is not None:
             refused = await _continue(request)
@@ -171,7 +177,7 @@ async def _gated(
                 return refused
         try:
             async with asyncio.timeout(BODY_TIMEOUT_S):
-                body = await _read(request, limit)
+                body = await _read(request, limit, length)
         except TimeoutError:
             outcome(channel, "invalid").inc()
             return problem(
