@@ -1,7 +1,8 @@
 """The intake's baseline: an aiohttp handler on uvloop that reads the body and answers 202 JSON.
 
-Run as ``python -m bench.noop_server --port 18090``; served the way the intake is served
-(``web.run_app``, no access log, uvloop, optional SO_REUSEPORT).
+Run as ``python -m bench.noop_server --port 18090``: an ordinary aiohttp application
+(``web.Application``, ``web.run_app``, no access log, uvloop, optional SO_REUSEPORT). The
+intake runs on aiohttp's low-level server; docs/benchmarks.md says what that means here.
 """
 
 from __future__ import annotations
