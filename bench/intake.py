@@ -164,6 +164,8 @@ async def _paired(
         results["noop"] = {"skipped": "the intake it is compared with did not start"}
         results["isolated"] = {"skipped": f"intake on :{port} did not become ready"}
         results["isolated_log"] = proc.log_tail()
+        noop.stop()
+        proc.stop()
         return
     noop_url = f"http://127.0.0.1:{noop_port}{CHAT_PATH}"
     intake_url = f"http://127.0.0.1:{port}{CHAT_PATH}"

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from functools import partial
+from typing import Generic, TypeVar
 
 from prometheus_client.metrics_core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector, CollectorRegistry
 from prometheus_client.utils import floatToGoString
+
+Child = TypeVar("Child")
 
 
 class CounterChild:
@@ -43,21 +47,34 @@ class HistogramChild:
         self.counts[bisect_left(self._bounds, value)] += 1  # first bound >= value: "le"
 
 
-class _Family(Collector):
+class _Family(Collector, Generic[Child]):
+    """The labelled children of one metric, and its registration."""
+
     def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
+        self,
+        name: str,
+        documentation: str,
+        labelnames: Sequence[str],
+        new_child: Callable[[], Child],
+        registry: CollectorRegistry,
     ) -> None:
         self._name = name
         self._documentation = documentation
         self._labelnames = tuple(labelnames)
+        self._new_child = new_child
+        self._children: dict[tuple[str, ...], Child] = {}
         registry.register(self)
 
-    def _check(self, values: tuple[str, ...]) -> None:
-        if len(values) != len(self._labelnames):
-            raise ValueError(f"{self._name} takes labels {self._labelnames}, got {len(values)}")
+    def labels(self, *values: str) -> Child:
+        child = self._children.get(values)
+        if child is None:
+            if len(values) != len(self._labelnames):
+                raise ValueError(f"{self._name} takes labels {self._labelnames}, got {len(values)}")
+            child = self._children[values] = self._new_child()
+        return child
 
 
-class LoopCounter(_Family):
+class LoopCounter(_Family[CounterChild]):
     """A labelled ``Counter`` for the event loop's thread only."""
 
     def __init__(
@@ -67,15 +84,7 @@ class LoopCounter(_Family):
         labelnames: Sequence[str],
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
-        self._children: dict[tuple[str, ...], CounterChild] = {}
-        super().__init__(name, documentation, labelnames, registry)
-
-    def labels(self, *values: str) -> CounterChild:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = CounterChild()
-        return child
+        super().__init__(name, documentation, labelnames, CounterChild, registry)
 
     def collect(self) -> Iterator[Metric]:
         family = CounterMetricFamily(self._name, self._documentation, labels=self._labelnames)
@@ -84,7 +93,7 @@ class LoopCounter(_Family):
         yield family
 
 
-class LoopHistogram(_Family):
+class LoopHistogram(_Family[HistogramChild]):
     """A labelled ``Histogram`` for the event loop's thread only."""
 
     def __init__(
@@ -96,15 +105,9 @@ class LoopHistogram(_Family):
         registry: CollectorRegistry = REGISTRY,
     ) -> None:
         self._bounds = tuple(sorted(float(b) for b in buckets if b != float("inf")))
-        self._children: dict[tuple[str, ...], HistogramChild] = {}
-        super().__init__(name, documentation, labelnames, registry)
-
-    def labels(self, *values: str) -> HistogramChild:
-        child = self._children.get(values)
-        if child is None:
-            self._check(values)
-            child = self._children[values] = HistogramChild(self._bounds)
-        return child
+        super().__init__(
+            name, documentation, labelnames, partial(HistogramChild, self._bounds), registry
+        )
 
     def collect(self) -> Iterator[Metric]:
         family = HistogramMetricFamily(self._name, self._documentation, labels=self._labelnames)

@@ -101,10 +101,6 @@ _UNKNOWN_CHANNEL = _post(f"{INBOUND}{{channel}}", views.unknown_channel)
 _UNKNOWN_CHANNEL_BATCH = _post(f"{INBOUND}{{channel}}/batch", views.unknown_channel)
 
 
-async def _not_found(_: web.BaseRequest) -> web.Response:
-    return problem(404, "no such path; see /v1/openapi.json")
-
-
 _UNMATCHED = Route("unmatched", {})
 
 
@@ -119,9 +115,10 @@ def _other(path: str) -> Route:
     return _UNMATCHED
 
 
-async def _not_allowed(route: Route, request: web.BaseRequest) -> web.Response:
+async def _not_allowed(route: Route, _: web.BaseRequest) -> web.Response:
+    """No handler for this method: a 405 naming the methods, or a 404 for no route at all."""
     if not route.methods:
-        return await _not_found(request)
+        return problem(404, "no such path; see /v1/openapi.json")
     allowed = ", ".join(sorted(route.methods))
     return problem(405, f"use {allowed}", headers={"Allow": allowed})
 

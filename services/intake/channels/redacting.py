@@ -12,6 +12,8 @@ What was taken out travels as counts per kind in ``redactions``; the router reda
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import msgspec
 
 from shared.models import AttributeValue, InboundMessage
@@ -36,13 +38,12 @@ def redact_envelope(message: InboundMessage) -> InboundMessage:
                 changes[name] = result.text
                 found.append(dict(result.counts))
     attributes: dict[str, AttributeValue] | None = None
-    for key, value in message.attributes.items():
-        if isinstance(value, str) and key not in _PLATFORM_IDS:
-            result = redact(value, full=False)
-            if result.counts:
-                attributes = attributes if attributes is not None else dict(message.attributes)
-                attributes[key] = result.text
-                found.append(dict(result.counts))
+    for key, value in _free_texts(message):
+        result = redact(value, full=False)
+        if result.counts:
+            attributes = attributes if attributes is not None else dict(message.attributes)
+            attributes[key] = result.text
+            found.append(dict(result.counts))
     if not found:
         return message
     if attributes is not None:
@@ -61,9 +62,12 @@ def _may_hold_card(message: InboundMessage) -> bool:
     ):
         return True
     return any(
-        isinstance(value, str)
-        and len(value) >= CARD_MIN_DIGITS
-        and key not in _PLATFORM_IDS
-        and may_hold_card(value)
-        for key, value in message.attributes.items()
+        len(value) >= CARD_MIN_DIGITS and may_hold_card(value) for _, value in _free_texts(message)
     )
+
+
+def _free_texts(message: InboundMessage) -> Iterator[tuple[str, str]]:
+    """The attribute values that are free text: strings, except the platform's own ids."""
+    for key, value in message.attributes.items():
+        if isinstance(value, str) and key not in _PLATFORM_IDS:
+            yield key, value
