@@ -180,9 +180,11 @@ def rows(results: Mapping[str, Any]) -> list[tuple[str, ...]]:
             )
         out.append(
             _row(
-                "sla adopt timers at start",
+                "sla adopt timers (refresh)",
                 _num(sla.get("refresh_rate"), " timers/s"),
                 note=f"{_num(sla.get('timers_in_heap'))} in the heap,"
+                f" start-up {_num(sla.get('startup_loaded'))} loaded in"
+                f" {sla.get('startup_refresh_s', '-')} s,"
                 f" {_num(sla.get('bytes_per_timer'))} B of RSS per timer",
             )
         )
