@@ -21,7 +21,7 @@ def _serve(service: str) -> int:
         print(f"switchboard {service}: {exc}", file=sys.stderr)
         return 2
     configure_logging(service, settings.log_level)
-    from shared.http import run_app, run_server
+    from shared.serving import run_app, run_server
 
     if service == "intake":
         from services.intake.app import Intake

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import signal
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from functools import cache
@@ -138,56 +137,6 @@ def base_app(ready_check: ReadyCheck, *, client_max_size: int = 1 << 20) -> web.
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
-
-
-def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = False) -> None:
-    """Serve until SIGTERM/SIGINT; aiohttp then runs every cleanup_ctx (consumers commit, close).
-
-    With ``reuse_port`` several processes share one port and the kernel spreads connections.
-    """
-    import uvloop
-
-    web.run_app(
-        app,
-        host=host,
-        port=port,
-        access_log=None,
-        shutdown_timeout=15,
-        print=None,
-        reuse_port=reuse_port or None,
-        loop=uvloop.new_event_loop(),
-    )
-
-
-def run_server(
-    handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
-    host: str,
-    port: int,
-    *,
-    start: Callable[[], Awaitable[None]],
-    stop: Callable[[], Awaitable[None]],
-    reuse_port: bool = False,
-) -> None:
-    """``run_app`` for aiohttp's low-level server: ``start``, serve until SIGTERM/SIGINT, let
-    the requests in progress finish (15 s at most), then ``stop``."""
-    import uvloop
-
-    async def serve() -> None:
-        stopping = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stopping.set)
-        await start()
-        runner = web.ServerRunner(web.Server(handler, access_log=None), shutdown_timeout=15)
-        try:
-            await runner.setup()
-            await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
-            await stopping.wait()
-        finally:
-            await runner.cleanup()
-            await stop()
-
-    uvloop.run(serve())
 
 
 async def stop_task(task: asyncio.Task[None], grace_s: float = 10.0) -> None:

@@ -1,0 +1,89 @@
+"""Requests aiohttp cannot parse, on both ways the services serve: problem+json 400s that quote
+nothing of what was sent, in the answer or in the log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from aiohttp import web
+
+from shared.serving import ProblemAppRunner, ProblemServer
+
+CARD = b"6222020200112233445"
+TOKEN = b"integration-secret-token"
+HEAD = b"POST /v1/inbound/chat HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+
+UNPARSABLE = {
+    "request line too long": b"GET /v1/tickets?card=" + CARD + b"a" * 9000 + b" HTTP/1.1\r\n\r\n",
+    "control character in a header": HEAD + b"Authorization: Bearer " + TOKEN + b"\x01\r\n\r\n",
+    "header line too long": HEAD + b"X-Note: " + CARD + b"b" * 9000 + b"\r\n\r\n",
+    "two content lengths": HEAD + b"Content-Length: 5\r\nContent-Length: 6\r\n\r\nabcde",
+    "bad chunk size": HEAD
+    + b"Transfer-Encoding: chunked\r\n\r\nZZ"
+    + CARD
+    + b"\r\nabc\r\n0\r\n\r\n",
+    "not HTTP": b"HELLO " + CARD + b"\r\n\r\n",
+}
+
+
+async def _ok(_: web.BaseRequest) -> web.Response:
+    return web.Response(text="ok")
+
+
+def _low_level() -> web.BaseRunner:
+    return web.ServerRunner(ProblemServer(_ok, access_log=None))
+
+
+def _application() -> web.BaseRunner:
+    app = web.Application()
+    app.router.add_post("/v1/inbound/chat", _ok)
+    return ProblemAppRunner(app, access_log=None)
+
+
+@pytest.fixture(params=[_low_level, _application], ids=["server", "application"])
+async def address(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, int]]:
+    make: Callable[[], web.BaseRunner] = request.param
+    runner = make()
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    yield host, port
+    await runner.cleanup()
+
+
+async def _send(address: tuple[str, int], raw: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(raw)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 5)
+    finally:
+        writer.close()
+
+
+@pytest.mark.parametrize("raw", UNPARSABLE.values(), ids=UNPARSABLE.keys())
+async def test_an_unparsable_request_is_a_problem_that_quotes_nothing(
+    address: tuple[str, int], raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    answer = await _send(address, raw)
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.") and b" 400 " in head.split(b"\r\n")[0]
+    assert b"Content-Type: application/problem+json" in head
+    problem = json.loads(body)
+    assert problem["status"] == 400 and problem["detail"].startswith("unreadable HTTP request (")
+    for secret in (CARD, TOKEN):
+        assert secret not in answer
+        assert secret.decode() not in caplog.text
+    [record] = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert record.levelno == logging.WARNING and record.exc_info is None
+
+
+async def test_a_good_request_after_a_bad_connection_is_served(address: tuple[str, int]) -> None:
+    await _send(address, UNPARSABLE["not HTTP"])
+    answer = await _send(address, HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+    assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"ok")
