@@ -39,7 +39,7 @@ AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
 # Ids are UUIDs in canonical text form; the database keys on them, so a malformed one is refused
 # at decode time (and dead-lettered) instead of blocking a partition further down.
 UuidText = Annotated[
-    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    str, msgspec.Meta(pattern=r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 ]
 
 _MESSAGE_NAMESPACE = uuid.UUID("5f0c6a36-1d8e-4b7e-9a51-2d3c8f0b7a10")

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 PROBLEM_JSON = "application/problem+json"
 log = logging.getLogger(__name__)
@@ -49,5 +50,8 @@ def problem_for(request: web.BaseRequest, exc: Exception) -> web.Response:
     if isinstance(exc, web.HTTPException):
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return problem(exc.status, exc.reason, headers=headers)
+    if isinstance(exc, web.RequestPayloadError | HttpProcessingError):
+        # A body that broke off or does not decode (Content-Encoding): the client's fault.
+        return problem(400, "the request body could not be read", field="body")
     log.exception("unhandled error", extra={"path": request.path, "method": request.method})
     return problem(500, "internal error")

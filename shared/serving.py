@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -25,6 +26,15 @@ SHUTDOWN_TIMEOUT_S = 15.0  # for the requests in progress, then the cleanups run
 
 
 class _ProblemRequestHandler(RequestHandler):
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        """A body the handler did not read, drained after its answer, that does not decode
+        (Content-Encoding) is the client's fault, not the service's: one WARNING line."""
+        exc = kw.get("exc_info")
+        if isinstance(exc, web.RequestPayloadError | HttpProcessingError):
+            self.logger.warning("unreadable request body: %s", type(exc).__name__)
+            return
+        super().log_exception(*args, **kw)
+
     def handle_error(
         self,
         request: web.BaseRequest,

@@ -15,6 +15,7 @@ _AT_KEY = re.compile(r"^(?P<detail>.*) - at `key` in `(?P<path>\$[^`]*)`$", re.D
 _AT_PATH = re.compile(r"^(?P<detail>.*) - at `(?P<path>\$[^`]*)`$", re.DOTALL)
 _MISSING = re.compile(r"^Object missing required field `(?P<name>[^`]+)`$")
 _QUOTED_VALUE = re.compile(r"'[^']*'")
+_END_OF_TEXT = re.compile(r"\\+Z'")  # a pattern's ``\Z``, as msgspec's repr shows it
 
 
 def invalid_field(error: msgspec.ValidationError) -> tuple[str, str]:
@@ -31,4 +32,6 @@ def invalid_field(error: msgspec.ValidationError) -> tuple[str, str]:
         return path, "not one of the allowed values"
     if "regex" not in detail:
         detail = _QUOTED_VALUE.sub("", detail)
+    else:  # the pattern as the OpenAPI document spells it (shared.payload)
+        detail = _END_OF_TEXT.sub("$'", detail)
     return path, detail

@@ -165,10 +165,24 @@ def _get(operation_id: str, description: str, media_type: str) -> dict[str, Any]
     }
 
 
+def _ecma_patterns(node: object) -> None:
+    """The validators' ``\\Z`` (end of text, see shared.payload) is ECMA-262's ``$``."""
+    if isinstance(node, dict):
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and pattern.endswith("\\Z"):
+            node["pattern"] = pattern[:-2] + "$"
+        for value in node.values():
+            _ecma_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            _ecma_patterns(value)
+
+
 def openapi_document() -> dict[str, Any]:
     """OpenAPI 3.1 for the intake: four channel endpoints, their batches, health and metrics."""
     types = [REQUEST_TYPES[channel] for channel in CHANNELS]
     _, components = msgspec.json.schema_components(types, ref_template=_REF)
+    _ecma_patterns(components)
     paths: dict[str, Any] = {}
     for channel, request_type in zip(CHANNELS, types, strict=True):
         paths[f"/v1/inbound/{channel}"] = _post(channel, request_type.__name__)

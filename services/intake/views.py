@@ -13,6 +13,7 @@ from typing import NamedTuple
 
 import msgspec
 from aiohttp import HttpVersion11, hdrs, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from services.intake.channels import (
     CHANNELS,
@@ -44,6 +45,8 @@ MAX_RECORD_BYTES = 1_000_000
 # A client that stops sending in the middle of its body holds a handler and a connection; at
 # 1 MiB per request even a slow mobile link needs far less.
 BODY_TIMEOUT_S = 30.0
+# The content codings aiohttp decodes (RFC 9110 §8.4); anything else is a 415.
+_CODINGS = frozenset({"identity", "gzip", "x-gzip", "deflate"})
 
 
 class _Accepted(msgspec.Struct):
@@ -111,6 +114,19 @@ def _admit(
     length = request.content_length
     if length is not None and length > limit:
         return _too_large(channel, limit)
+    coding = request.headers.get(hdrs.CONTENT_ENCODING)
+    if coding is not None:
+        coding = coding.strip().lower()
+        if coding not in _CODINGS:
+            outcome(channel, "unsupported_media_type").inc()
+            return problem(
+                415,
+                "this content coding is not accepted; use gzip, deflate or none",
+                field="Content-Encoding",
+                headers={hdrs.ACCEPT_ENCODING: "gzip, deflate"},
+            )
+        if coding != "identity":
+            length = None  # aiohttp decodes as it reads: the limit is the decoded body's
     return _Admitted(content_type, limit, length)
 
 
@@ -184,6 +200,11 @@ async def _gated(
             return problem(
                 408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s", field="body"
             )
+        except (web.RequestPayloadError, HttpProcessingError):
+            outcome(channel, "invalid").inc()
+            refused = problem(400, "the body could not be decoded (Content-Encoding)", field="body")
+            refused.force_close()  # the rest of the stream cannot be framed
+            return refused
         if body is None:
             return _too_large(channel, limit)
     return content_type, body

@@ -19,10 +19,10 @@ T = TypeVar("T")
 
 
 def _unsupported(content_type: str) -> web.Response:
-    shown = content_type[:80] or "(none)"
+    given = "this media type" if content_type else "a body without Content-Type"
     return problem(
         415,
-        f"media type {shown!r} not accepted here; use {JSON_MEDIA_TYPE}",
+        f"{given} is not accepted here; use {JSON_MEDIA_TYPE}",
         field="Content-Type",
         allowed=[JSON_MEDIA_TYPE],
     )
@@ -54,3 +54,5 @@ async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:
         return _invalid(exc)
     except (msgspec.DecodeError, UnicodeDecodeError):
         return problem(400, "body is not valid JSON", field="body")
+    except RecursionError:  # nesting deeper than the interpreter's limit
+        return problem(400, "body is nested too deeply", field="body")

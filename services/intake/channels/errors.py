@@ -30,9 +30,9 @@ class UnsupportedMediaType(Exception):
     """The body's media type is not one this channel reads (HTTP 415)."""
 
     def __init__(self, media_type: str, allowed: tuple[str, ...]) -> None:
-        shown = media_type[:80] or "(none)"
-        super().__init__(f"media type {shown!r} not accepted here; use {', '.join(allowed)}")
-        self.media_type = shown
+        # Not echoed: a Content-Type is the client's text like any other header.
+        given = "this media type" if media_type else "a body without Content-Type"
+        super().__init__(f"{given} is not accepted here; use {', '.join(allowed)}")
         self.allowed = allowed
 
 

@@ -193,3 +193,5 @@ def decode_json(decoder: msgspec.json.Decoder[Decoded], body: bytes | msgspec.Ra
         raise from_validation_error(error) from None
     except (msgspec.DecodeError, UnicodeDecodeError) as error:
         raise from_decode_error(error) from None
+    except RecursionError:  # msgspec refuses nesting deeper than the interpreter's limit
+        raise InvalidInput("body", "JSON is nested too deeply", status=400) from None

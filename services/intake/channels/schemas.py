@@ -94,7 +94,8 @@ class SocialPost(_Common, kw_only=True):
     """A public post or private message from a social-platform webhook."""
 
     platform: Annotated[
-        str, Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$", description="weibo, wechat, x, ...")
+        str,
+        Meta(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}\Z", description="weibo, wechat, x, ..."),
     ]
     post_id: Id
     author: SocialAuthor

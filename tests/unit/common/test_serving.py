@@ -87,3 +87,18 @@ async def test_a_good_request_after_a_bad_connection_is_served(address: tuple[st
     await _send(address, UNPARSABLE["not HTTP"])
     answer = await _send(address, HEAD + b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
     assert answer.startswith(b"HTTP/1.1 200 OK") and answer.endswith(b"ok")
+
+
+async def test_an_unread_body_that_does_not_decode_is_a_warning_not_an_error(
+    address: tuple[str, int], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The handler answered without reading; aiohttp drains the body afterwards and meets the
+    broken coding: the client's fault, said in one line."""
+    caplog.set_level(logging.DEBUG)
+    body = b"garbage!!" * 100
+    head = HEAD + b"Content-Encoding: deflate\r\nContent-Length: %d\r\n\r\n" % len(body)
+    answer = await _send(address, head + body)
+    assert answer.startswith(b"HTTP/1.1 200 OK")
+    await asyncio.sleep(0.1)
+    records = [r for r in caplog.records if r.name == "aiohttp.server"]
+    assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]

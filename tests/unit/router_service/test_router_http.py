@@ -201,6 +201,26 @@ async def test_invalid_utf8_is_400_naming_the_body(router: Any, path: str) -> No
     await _problem(resp, 400, "body")
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b'{"agent_id":"a-1","x":' + b"[" * 2000 + b"]" * 2000 + b"}", {}),
+        (b"garbage!!", {"Content-Encoding": "deflate"}),
+    ],
+    ids=["nested too deeply", "does not decode"],
+)
+async def test_an_unreadable_body_is_400_not_500(
+    router: Any, body: bytes, headers: dict[str, str]
+) -> None:
+    client, _, _ = router
+    resp = await client.post(
+        "/v1/queues/cards/claim",
+        data=body,
+        headers={**AGENT, "Content-Type": "application/json", **headers},
+    )
+    await _problem(resp, 400, "body")
+
+
 async def test_invalid_utf8_in_an_ignored_field_is_400(router: Any) -> None:
     client, _, _ = router
     resp = await client.post(
