@@ -61,10 +61,14 @@ _FOLD = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}
 _FOLD.update({c: ord(" ") for c in (0x00A0, 0x3000, 0x202F, 0x205F, *range(0x2000, 0x200B))})
 _FOLD.update({c: ord("-") for c in range(0x2010, 0x2016)})
 _FOLD.update({0x2212: ord("-"), 0xFE63: ord("-")})
+# Invisible format characters (zero-width space and joiners, word joiner, BOM, soft hyphen):
+# pasted between digits they hide a card from a regex but not from a reader.
+_INVISIBLE = "\u00ad\u200b\u200c\u200d\u2060\ufeff"
+_FOLD.update({ord(c): ord(" ") for c in _INVISIBLE})
 
 # Thirteen digits with at most one separator between neighbours: nothing shorter is a card.
 # Python's \d and \s are Unicode-aware, so this also sees full-width digits and spaces.
-_CARD_SEPARATORS = r"\s.\-\u2010-\u2015\u2212\ufe63\uff0d\uff0e"
+_CARD_SEPARATORS = r"\s.\-\u2010-\u2015\u2212\ufe63\uff0d\uff0e" + _INVISIBLE
 CARD_MIN_DIGITS = 13
 _MAYBE_CARD = re.compile(r"\d(?:[" + _CARD_SEPARATORS + r"]?\d){12}")
 # Necessary for the above and several times cheaper to refute (one repeated class).

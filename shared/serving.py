@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -23,6 +24,12 @@ from shared.problem import problem
 
 Handler = Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
 SHUTDOWN_TIMEOUT_S = 15.0  # for the requests in progress, then the cleanups run
+# A connection without a request in progress is closed after this long: idle between requests,
+# or still sending a request's head (aiohttp's timer runs from the connection's start, so a
+# client trickling a request line a byte at a time is cut off too). aiohttp's default, an
+# hour, is meant to outlast a load balancer's idle timeout; one in front of these services
+# must close idle connections sooner than this (ingress-nginx: 60 s).
+KEEPALIVE_TIMEOUT_S = 75.0
 
 
 class _ProblemRequestHandler(RequestHandler):
@@ -79,10 +86,7 @@ def run_app(app: web.Application, host: str, port: int, *, reuse_port: bool = Fa
     With ``reuse_port`` several processes share one port and the kernel spreads connections.
     """
 
-    def runner() -> web.BaseRunner:
-        return ProblemAppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
-
-    _serve(runner, host, port, reuse_port=reuse_port)
+    _serve(partial(app_runner, app), host, port, reuse_port=reuse_port)
 
 
 def run_server(
@@ -97,12 +101,25 @@ def run_server(
     """``run_app`` for aiohttp's low-level server: ``start``, serve until SIGTERM/SIGINT, let
     the requests in progress finish (15 s at most), then ``stop``."""
 
-    def runner() -> web.BaseRunner:  # on the loop: a Server takes the running one
-        return web.ServerRunner(
-            ProblemServer(handler, access_log=None), shutdown_timeout=SHUTDOWN_TIMEOUT_S
-        )
+    _serve(
+        partial(server_runner, handler), host, port, reuse_port=reuse_port, start=start, stop=stop
+    )
 
-    _serve(runner, host, port, reuse_port=reuse_port, start=start, stop=stop)
+
+def app_runner(app: web.Application) -> web.BaseRunner:
+    """The runner ``run_app`` serves ``app`` with."""
+    return ProblemAppRunner(
+        app,
+        access_log=None,
+        keepalive_timeout=KEEPALIVE_TIMEOUT_S,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+    )
+
+
+def server_runner(handler: Handler) -> web.BaseRunner:
+    """The runner ``run_server`` serves ``handler`` with; on the loop (a Server takes it)."""
+    server = ProblemServer(handler, access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT_S)
+    return web.ServerRunner(server, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
 
 
 async def _nothing() -> None:

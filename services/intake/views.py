@@ -216,15 +216,22 @@ def _record(message: InboundMessage) -> bytes | None:
     return value if len(value) <= MAX_RECORD_BYTES else None
 
 
-async def _produce_many(ctx: IntakeContext, records: list[tuple[InboundMessage, bytes]]) -> None:
-    """Send the batch's valid items that this process has not acked yet, together."""
+async def _produce_many(ctx: IntakeContext, records: list[tuple[InboundMessage, bytes]]) -> int:
+    """Send the batch's valid items that this process has not acked yet, together, each once
+    (an item repeated in the batch is its duplicate); how many were sent."""
     dedupe = ctx.dedupe
-    fresh = [(m, v) for m, v in records if not dedupe.seen(m.message_id)]
+    fresh: dict[str, tuple[InboundMessage, bytes]] = {}
+    for message, value in records:
+        if message.message_id not in fresh and not dedupe.seen(message.message_id):
+            fresh[message.message_id] = (message, value)
     if fresh:
         topic = ctx.settings.intake_topic
-        await ctx.producer.send_many([(topic, m.conversation_key.encode(), v) for m, v in fresh])
-        for m, _ in fresh:
-            dedupe.remember(m.message_id)
+        await ctx.producer.send_many(
+            [(topic, m.conversation_key.encode(), v) for m, v in fresh.values()]
+        )
+        for message_id in fresh:
+            dedupe.remember(message_id)
+    return len(fresh)
 
 
 async def post_message(
@@ -303,7 +310,7 @@ async def post_batch(
             else:
                 records.append((result, value))
     try:
-        await _produce_many(ctx, records)
+        sent = await _produce_many(ctx, records)
     except BrokerUnavailable:
         return _unavailable(channel, len(records))
     items: list[dict[str, object]] = []
@@ -314,7 +321,8 @@ async def post_batch(
             items.append(
                 {"index": index, "status": 422, "field": result.field, "detail": result.detail}
             )
-    outcome(channel, "accepted").inc(len(records))
+    outcome(channel, "accepted").inc(sent)
+    outcome(channel, "duplicate").inc(len(records) - sent)
     outcome(channel, "invalid").inc(len(results) - len(records))
     answer = {"accepted": len(records), "rejected": len(results) - len(records), "results": items}
     return RawResponse(200, _encode(answer), _JSON_BYTES).as_stream_response()

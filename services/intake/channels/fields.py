@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+import unicodedata
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -102,11 +103,15 @@ def normalize_phone(raw: str | None) -> str | None:
     """E.164 when the number parses (default region CN), else its digits; None without digits."""
     if not raw:
         return None
-    digits = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
+    # Decimal digits of any script, in ASCII (full-width ones are common); superscripts and
+    # other digit-like signs are not part of a number. One "+" and only in front.
+    digits = "".join(str(unicodedata.decimal(ch)) for ch in raw if ch.isdecimal())
+    if len(digits) < 3:
+        return None
+    if raw.lstrip().startswith(("+", "\uff0b")):
+        digits = "+" + digits
     if _CN_MOBILE.fullmatch(digits):  # the common case, without the cost of a full parse
         return digits if digits.startswith("+") else f"+86{digits[-11:]}"
-    if sum(ch.isdigit() for ch in digits) < 3:
-        return None
     return _parse_phone(digits)
 
 
@@ -164,7 +169,8 @@ def customer(
 def attributes(
     given: dict[str, AttributeValue], path: str, derived: dict[str, AttributeValue]
 ) -> dict[str, AttributeValue]:
-    """The posted attributes plus what intake derived; a derived key overrides a posted one."""
+    """The posted attributes plus what intake derived; a derived key overrides a posted one,
+    also when the intake derived nothing for it."""
     out: dict[str, AttributeValue] = {}
     for key, value in given.items():
         if _CONTROL_RE.search(key):
@@ -173,6 +179,8 @@ def attributes(
     for key, value in derived.items():
         if value is not None:
             out[key] = value
+        else:  # the intake's to set: a posted value must not pass for the derived one
+            out.pop(key, None)
     return out
 
 

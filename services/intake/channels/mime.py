@@ -184,8 +184,13 @@ class _Parts:
         (self.plain if content_type == "text/plain" else self.html).append(text)
 
 
-def _derived_id(headers: dict[str, str], body: bytes) -> str:
+def _derived_id(headers: dict[str, str], body: bytes, *, broken_head: bool) -> str:
+    """Keyed by the headers that identify a mail and the raw content after them. When a line
+    that is no header ended the header block early (``broken_head``), the parser took what
+    followed as content: all of it is then hashed, or two different mails would share an id."""
     split = min((i for i in (body.find(b"\r\n\r\n"), body.find(b"\n\n")) if i >= 0), default=-1)
+    if broken_head:
+        split = 0
     digest = hashlib.sha256()
     for name in ("from", "to", "date", "subject"):
         digest.update(_FOLD.sub(" ", headers.get(name, "")).strip().encode("utf-8", "replace"))
@@ -217,7 +222,11 @@ def from_mime(body: bytes, received_at: datetime) -> InboundMessage:
     derived: dict[str, AttributeValue] = {}
     own_id = msgid.normalize_message_id(decode_header(headers.get("message-id", "")))
     if own_id is None:
-        own_id = _derived_id(headers, body)
+        broken_head = any(
+            isinstance(defect, email.errors.MissingHeaderBodySeparatorDefect)
+            for defect in message.defects
+        )
+        own_id = _derived_id(headers, body, broken_head=broken_head)
         derived["email_message_id_derived"] = True
     plain = "\n\n".join(t for t in (fields.clean_text(p) for p in parts.plain) if t)
     text = plain or "\n\n".join(html_to_text(h) for h in parts.html)

@@ -3,15 +3,16 @@ any channel, ever reaches Kafka (SPEC §3 "Redaction"; PCI).
 
 Runs on the finished envelope, after the message id was derived from the original text, so a
 retried post keeps its id. Every text the envelope carries is covered: body (the transcript
-and voicemail of a call), subject, quoted history and the free attribute values; the
-``customer`` identity and the platform's own ids are structured fields the router needs as
-they are. A non-social message without 13 digits in a row pays one regex scan per field.
+and voicemail of a call), subject, quoted history and the free attribute values (on social
+as fully as the text); the ``customer`` identity and the platform's own ids are structured
+fields the router needs as they are. A non-social message without 13 digits in a row pays one regex scan per field.
 What was taken out travels as counts per kind in ``redactions``; the router redacts again
 (defence in depth) and adds what it finds.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 import msgspec
@@ -21,6 +22,8 @@ from shared.redaction import CARD_MIN_DIGITS, may_hold_card, merge_counts, redac
 
 # Identifiers the social platform gave the post: kept as they are, like ``external_id``.
 _PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_id", "social_url"})
+_HAS_SPACE = re.compile(r"\s")
+_CARD_INT = 10 ** (CARD_MIN_DIGITS - 1)  # the smallest integer with as many digits as a card
 
 
 def redact_envelope(message: InboundMessage) -> InboundMessage:
@@ -39,7 +42,7 @@ def redact_envelope(message: InboundMessage) -> InboundMessage:
                 found.append(dict(result.counts))
     attributes: dict[str, AttributeValue] | None = None
     for key, value in _free_texts(message):
-        result = redact(value, full=False)
+        result = redact(value, full=full)
         if result.counts:
             attributes = attributes if attributes is not None else dict(message.attributes)
             attributes[key] = result.text
@@ -67,7 +70,14 @@ def _may_hold_card(message: InboundMessage) -> bool:
 
 
 def _free_texts(message: InboundMessage) -> Iterator[tuple[str, str]]:
-    """The attribute values that are free text: strings, except the platform's own ids."""
+    """The attribute values redaction reads, as text: strings, and integers long enough to be
+    a card (``{"n": 6222020200112233446}`` is one). A social post's own ids are kept as the
+    platform gave them, unless one holds a space: then it is text, not an id."""
+    social = message.channel == "social"
     for key, value in message.attributes.items():
-        if isinstance(value, str) and key not in _PLATFORM_IDS:
+        if isinstance(value, str):
+            if social and key in _PLATFORM_IDS and not _HAS_SPACE.search(value):
+                continue
             yield key, value
+        elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_INT:
+            yield key, str(value)

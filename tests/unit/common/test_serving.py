@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from aiohttp import web
 
-from shared.serving import ProblemAppRunner, ProblemServer
+from shared.serving import app_runner, server_runner
 
 CARD = b"6222020200112233445"
 TOKEN = b"integration-secret-token"
@@ -35,17 +35,20 @@ async def _ok(_: web.BaseRequest) -> web.Response:
 
 
 def _low_level() -> web.BaseRunner:
-    return web.ServerRunner(ProblemServer(_ok, access_log=None))
+    return server_runner(_ok)
 
 
 def _application() -> web.BaseRunner:
     app = web.Application()
     app.router.add_post("/v1/inbound/chat", _ok)
-    return ProblemAppRunner(app, access_log=None)
+    return app_runner(app)
 
 
 @pytest.fixture(params=[_low_level, _application], ids=["server", "application"])
-async def address(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, int]]:
+async def address(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[tuple[str, int]]:
+    monkeypatch.setattr("shared.serving.KEEPALIVE_TIMEOUT_S", 0.5)
     make: Callable[[], web.BaseRunner] = request.param
     runner = make()
     await runner.setup()
@@ -102,3 +105,34 @@ async def test_an_unread_body_that_does_not_decode_is_a_warning_not_an_error(
     await asyncio.sleep(0.1)
     records = [r for r in caplog.records if r.name == "aiohttp.server"]
     assert [(r.levelno, r.exc_info) for r in records] == [(logging.WARNING, None)]
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [b"", b"POST /v1/inb", HEAD + b"Content-Length: 2"],
+    ids=["nothing", "half a request line", "headers without their end"],
+)
+async def test_a_connection_that_never_completes_a_request_head_is_closed(
+    address: tuple[str, int], sent: bytes
+) -> None:
+    """Slowloris: without a timer from the start, each such connection held a socket for as
+    long as the client liked (aiohttp's own default is an hour)."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(sent)
+        await writer.drain()
+        assert await asyncio.wait_for(reader.read(), 5) == b""  # closed, nothing answered
+    finally:
+        writer.close()
+
+
+async def test_an_idle_kept_alive_connection_is_closed_after_its_timeout(
+    address: tuple[str, int],
+) -> None:
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(HEAD + b"Content-Length: 2\r\n\r\n{}")
+        assert (await asyncio.wait_for(reader.readuntil(b"ok"), 5)).startswith(b"HTTP/1.1 200")
+        assert await asyncio.wait_for(reader.read(), 5) == b""
+    finally:
+        writer.close()

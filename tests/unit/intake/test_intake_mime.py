@@ -211,6 +211,17 @@ def test_mail_without_message_id_gets_a_stable_derived_one() -> None:
     assert post_mime(other).message_id != first.message_id
 
 
+def test_a_header_block_cut_short_by_a_stray_line_does_not_share_another_mails_id() -> None:
+    """The parser ends the headers at the first line that is not one and reads the rest as
+    content: the derived id must see that content, not only what follows the blank line."""
+    broken = post_mime(b"From: a@b.cn\r\nnot a header\r\nMessage-ID: <m47@x>\r\n\r\nhello")
+    plain = post_mime(b"From: a@b.cn\r\n\r\nhello")
+    assert broken.message_id != plain.message_id
+    assert broken.body.startswith("not a header")
+    again = post_mime(b"From: a@b.cn\r\nnot a header\r\nMessage-ID: <m47@x>\r\n\r\nhello")
+    assert again.message_id == broken.message_id
+
+
 def test_subject_only_mail_is_accepted() -> None:
     message = post_mime(mail(std_headers(), "text/plain", b""))
     assert message.body == ""

@@ -103,3 +103,19 @@ def test_bad_call_fields_are_named(change: dict[str, object], field: str) -> Non
 def test_received_at_without_zone_is_taken_as_utc() -> None:
     naive = NOW.replace(tzinfo=None)
     assert post("phone", call(started_at="2026-11-03T00:00:00+00:00"), naive).received_at == NOW
+
+
+@pytest.mark.parametrize(
+    ("caller", "expected"),
+    [
+        ("１３８ ００１３ ８０００", "+8613800138000"),  # full-width digits: the same number
+        ("＋86 138 0013 8000", "+8613800138000"),
+        ("¹³⁸⁰⁰¹³⁸⁰⁰⁰", None),  # superscripts are not digits of a number
+        ("+" * 40 + "8613800138000", "+8613800138000"),  # one plus, in front
+        ("   ", None),  # withheld: the call is still a call
+    ],
+)
+def test_the_caller_number_is_read_from_its_decimal_digits(
+    caller: str, expected: str | None
+) -> None:
+    assert post("phone", call(**{"from": caller})).customer.phone == expected

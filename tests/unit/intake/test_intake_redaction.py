@@ -103,6 +103,42 @@ def test_free_attributes_are_masked() -> None:
     assert message.redactions == {"card_number": 1}
 
 
+def test_a_card_posted_as_a_number_is_masked() -> None:
+    message = post("chat", chat(attributes={"n": int(CARD), "count": 12}))
+    assert message.attributes["n"] == MASK and message.attributes["count"] == 12
+    assert message.redactions == {"card_number": 1}
+
+
+@pytest.mark.parametrize("key", ["social_url", "social_post_id", "social_thread_id"])
+def test_a_platform_id_name_posted_on_another_channel_is_free_text(key: str) -> None:
+    message = post("chat", chat(attributes={key: f"card {CARD}"}))
+    assert message.attributes[key] == f"card {MASK}"
+
+
+def test_a_social_attribute_the_intake_did_not_derive_cannot_be_posted() -> None:
+    """Without a ``thread_id`` the intake derives no ``social_thread_id``: a posted one, kept,
+    would pass for the platform's and skip redaction."""
+    payload = social(attributes={"social_thread_id": f"card {CARD} 13812345678"})
+    message = post("social", payload)
+    assert "social_thread_id" not in message.attributes
+    assert CARD not in _raw(message).decode()
+
+
+def test_a_platform_id_holding_text_is_redacted_like_text() -> None:
+    message = post("social", social(thread_id=f"card {CARD} call 13812345678"))
+    thread = message.attributes["social_thread_id"]
+    assert isinstance(thread, str) and CARD not in thread and "13812345678" not in thread
+    plain = post("social", social(thread_id="4962311234567890"))
+    assert plain.attributes["social_thread_id"] == "4962311234567890"  # an id stays an id
+
+
+@pytest.mark.parametrize("invisible", ["\u200b", "\u200d", "\u2060", "\ufeff", "\u00ad"])
+def test_an_invisible_character_between_groups_is_a_separator(invisible: str) -> None:
+    shown = invisible.join(grouped(CARD).split(" "))
+    message = post("chat", chat(text=f"card {shown}"))
+    assert message.body == f"card {MASK}"
+
+
 def test_nothing_to_redact_leaves_the_envelope_as_it_was() -> None:
     message = post("chat", chat())
     assert message.redactions == {}

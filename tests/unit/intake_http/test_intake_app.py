@@ -173,6 +173,22 @@ async def test_batch_reports_per_item(client: Any) -> None:
     assert len(producer.records) == 2
 
 
+async def test_an_item_repeated_in_a_batch_is_published_once(client: Any) -> None:
+    http, producer = client
+    other = {"session_id": "s-2", "text": "refund please"}
+    resp = await http.post(
+        "/v1/inbound/chat/batch", json={"messages": [CHAT, CHAT, other, CHAT]}, headers=_h()
+    )
+    data = await resp.json()
+    ids = [r["message_id"] for r in data["results"]]
+    assert [r["status"] for r in data["results"]] == [202] * 4
+    assert ids[0] == ids[1] == ids[3] != ids[2]
+    assert len(producer.records) == 2
+    again = await http.post("/v1/inbound/chat/batch", json={"messages": [CHAT]}, headers=_h())
+    assert (await again.json())["results"][0]["message_id"] == ids[0]
+    assert len(producer.records) == 2  # acked before: the retry is a duplicate
+
+
 async def test_health_metrics_and_openapi(client: Any) -> None:
     http, _ = client
     assert (await http.get("/healthz")).status == 200
