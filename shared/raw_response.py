@@ -54,11 +54,12 @@ class RawResponse:
         if transport is None or transport.is_closing():
             raise ClientConnectionResetError("Cannot write to closing transport")
         keep_alive = self.keep_alive = request.keep_alive
-        major, minor = request.version
+        # RFC 9110 §2.5: the highest version we conform to, not above the client's major one.
+        major, minor = (1, 0) if request.version == (1, 0) else (1, 1)
         connection = b""
-        if keep_alive and (major, minor) == (1, 0):
+        if keep_alive and minor == 0:
             connection = b"Connection: keep-alive\r\n"
-        elif not keep_alive and (major, minor) == (1, 1):
+        elif not keep_alive and minor == 1:
             connection = b"Connection: close\r\n"
         transport.write(
             b"HTTP/%d.%d %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\nDate: %s\r\n%s\r\n%s"

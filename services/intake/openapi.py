@@ -16,12 +16,15 @@ from services.intake.channels.schemas import REQUEST_TYPES
 _REF = "#/components/schemas/{name}"
 _PROBLEM = "application/problem+json"
 _ERRORS = {
-    "400": "Unreadable body: malformed JSON, invalid UTF-8, unreadable MIME.",
+    "400": "Unreadable request or body: malformed HTTP, malformed or too deeply nested JSON, "
+    "invalid UTF-8, unreadable MIME, a gzip or deflate body that does not decode.",
     "401": "No bearer token, or an unknown one.",
     "403": "The token may not post to this channel.",
     "408": "The body stopped arriving (30 s without the rest of it).",
-    "413": "The body is over the size limit, or the message it makes is too large for Kafka.",
-    "415": "Content type not accepted on this endpoint.",
+    "413": "The body (decoded, when gzip or deflate) is over the size limit, or the message it "
+    "makes is too large for Kafka.",
+    "415": "Content type not accepted on this endpoint, or a content coding other than gzip "
+    "and deflate.",
     "417": "An `Expect` other than `100-continue`.",
     "422": "A field is missing, of the wrong type or out of bounds; `field` names it.",
     "503": "Kafka did not acknowledge in time; nothing was accepted. Retry after `Retry-After`.",

@@ -158,3 +158,13 @@ def test_the_date_is_rfc_9110_and_follows_the_clock(monkeypatch: pytest.MonkeyPa
     assert http_date() == b"Mon, 30 Nov 2026 00:53:20 GMT"
     monkeypatch.setattr("shared.raw_response.time.time", lambda: 1_796_000_001.0)
     assert http_date() == b"Mon, 30 Nov 2026 00:53:21 GMT"
+
+
+async def test_a_later_http_version_is_answered_in_1_1(client: TestClient) -> None:
+    raw = await _exchange(
+        client,
+        b"POST / HTTP/2.0\r\nHost: x\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+        read_until_close=True,
+    )
+    [(status, _, body)] = _responses(raw)
+    assert status == b"HTTP/1.1 202 Accepted" and body == BODY
