@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, _ErrInfo
 
 from shared.problem import problem
 
@@ -33,6 +33,20 @@ KEEPALIVE_TIMEOUT_S = 75.0
 
 
 class _ProblemRequestHandler(RequestHandler):
+    def data_received(self, data: bytes) -> None:
+        """A body whose framing breaks (a bad chunk size) after its handler started: aiohttp
+        queues the parser's error as the next request and leaves the handler waiting for the
+        rest of a body that will not come (until its timeout). Fail the body instead: the
+        handler answers 400, and closes."""
+        queued = len(self._messages)
+        super().data_received(data)
+        request = self._current_request
+        if request is None or len(self._messages) <= queued:
+            return
+        error, _ = self._messages[-1]
+        if isinstance(error, _ErrInfo) and not request.content.is_eof():
+            request.content.set_exception(error.exc)
+
     def log_exception(self, *args: Any, **kw: Any) -> None:
         """A body the handler did not read, drained after its answer, that does not decode
         (Content-Encoding) is the client's fault, not the service's: one WARNING line."""

@@ -202,7 +202,9 @@ async def _gated(
             )
         except (web.RequestPayloadError, HttpProcessingError):
             outcome(channel, "invalid").inc()
-            refused = problem(400, "the body could not be decoded (Content-Encoding)", field="body")
+            refused = problem(
+                400, "the body could not be read (its chunks or Content-Encoding)", field="body"
+            )
             refused.force_close()  # the rest of the stream cannot be framed
             return refused
         if body is None:

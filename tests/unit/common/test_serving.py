@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import pytest
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from shared.serving import app_runner, server_runner
 
@@ -30,7 +31,12 @@ UNPARSABLE = {
 }
 
 
-async def _ok(_: web.BaseRequest) -> web.Response:
+async def _ok(request: web.BaseRequest) -> web.Response:
+    if request.path == "/read":
+        try:
+            await request.read()
+        except HttpProcessingError:
+            return web.Response(status=400, text="broken body")
     return web.Response(text="ok")
 
 
@@ -41,6 +47,7 @@ def _low_level() -> web.BaseRunner:
 def _application() -> web.BaseRunner:
     app = web.Application()
     app.router.add_post("/v1/inbound/chat", _ok)
+    app.router.add_post("/read", _ok)
     return app_runner(app)
 
 
@@ -136,3 +143,21 @@ async def test_an_idle_kept_alive_connection_is_closed_after_its_timeout(
         assert await asyncio.wait_for(reader.read(), 5) == b""
     finally:
         writer.close()
+
+
+async def test_a_body_whose_chunks_break_after_its_handler_started_fails_at_once(
+    address: tuple[str, int],
+) -> None:
+    """aiohttp left the handler waiting for the rest of the body (until its own timeout) and
+    queued the parse error as if it were the next request."""
+    reader, writer = await asyncio.open_connection(*address)
+    try:
+        writer.write(b"POST /read HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        writer.write(b'3\r\n{"a\r\n')
+        await writer.drain()
+        await asyncio.sleep(0.1)  # the handler is reading
+        writer.write(b"ZZ" + CARD + b"\r\nabc\r\n0\r\n\r\n")
+        answer = await asyncio.wait_for(reader.read(), 2)
+    finally:
+        writer.close()
+    assert answer.startswith(b"HTTP/1.1 400") and answer.endswith(b"broken body")
