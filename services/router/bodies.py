@@ -39,7 +39,10 @@ async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:
     content_type = request.headers.get(hdrs.CONTENT_TYPE, "")
     if not is_utf8_json(content_type):
         return _unsupported(content_type)
-    body = await request.read()
+    try:
+        body = await request.read()
+    except ConnectionError:  # the client left mid-body: nobody to answer, and not our error
+        return problem(400, "the connection closed before the body arrived", field="body")
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
     if not body.isascii():

@@ -55,6 +55,14 @@ def clean_id(value: str, field: str) -> str:
     return value
 
 
+def clean_token(value: str, field: str) -> str:
+    """An identifier that is one token: ``clean_id``, and no whitespace inside it."""
+    value = clean_id(value, field)
+    if _SPACE_OR_CONTROL_RE.search(value):
+        raise InvalidInput(field, "must not contain spaces")
+    return value
+
+
 def required_text(value: str, field: str) -> str:
     text = clean_text(value)
     if not text:
@@ -105,6 +113,8 @@ def normalize_phone(raw: str | None) -> str | None:
         return None
     # Decimal digits of any script, in ASCII (full-width ones are common); superscripts and
     # other digit-like signs are not part of a number. One "+" and only in front.
+    if any(ch.isdigit() and not ch.isdecimal() for ch in raw):
+        return None  # "+⁸⁶138…" is no number; dropping the superscripts would make another
     digits = "".join(str(unicodedata.decimal(ch)) for ch in raw if ch.isdecimal())
     if len(digits) < 3:
         return None

@@ -12,7 +12,6 @@ What was taken out travels as counts per kind in ``redactions``; the router reda
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import msgspec
@@ -22,7 +21,6 @@ from shared.redaction import CARD_MIN_DIGITS, may_hold_card, merge_counts, redac
 
 # Identifiers the social platform gave the post: kept as they are, like ``external_id``.
 _PLATFORM_IDS = frozenset({"social_post_id", "social_thread_id", "social_author_id", "social_url"})
-_HAS_SPACE = re.compile(r"\s")
 _CARD_INT = 10 ** (CARD_MIN_DIGITS - 1)  # the smallest integer with as many digits as a card
 
 
@@ -71,12 +69,12 @@ def _may_hold_card(message: InboundMessage) -> bool:
 
 def _free_texts(message: InboundMessage) -> Iterator[tuple[str, str]]:
     """The attribute values redaction reads, as text: strings, and integers long enough to be
-    a card (``{"n": 6222020200112233446}`` is one). A social post's own ids are kept as the
-    platform gave them, unless one holds a space: then it is text, not an id."""
+    a card (``{"n": 6222020200112233446}`` is one). A social post's own ids (one token each,
+    social.py) are kept as the platform gave them."""
     social = message.channel == "social"
     for key, value in message.attributes.items():
         if isinstance(value, str):
-            if social and key in _PLATFORM_IDS and not _HAS_SPACE.search(value):
+            if social and key in _PLATFORM_IDS:
                 continue
             yield key, value
         elif isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _CARD_INT:

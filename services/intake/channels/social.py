@@ -22,12 +22,14 @@ _DECODER = msgspec.json.Decoder(SocialPost)
 def from_json(body: bytes | msgspec.Raw, received_at: datetime) -> InboundMessage:
     post = fields.decode_json(_DECODER, body)
     platform = post.platform.lower()
-    post_id = fields.clean_id(post.post_id, "$.post_id")
-    thread_id = fields.clean_id(post.thread_id, "$.thread_id") if post.thread_id else None
+    # The platform's ids key the message and its thread and are kept unredacted: free text
+    # (a space) in one is refused, or it would carry a card number past redaction.
+    post_id = fields.clean_token(post.post_id, "$.post_id")
+    thread_id = fields.clean_token(post.thread_id, "$.thread_id") if post.thread_id else None
     handle = fields.clean_id(post.author.handle, "$.author.handle")
-    author_id = fields.clean_id(post.author.id, "$.author.id") if post.author.id else None
+    author_id = fields.clean_token(post.author.id, "$.author.id") if post.author.id else None
     created_at = fields.check_time(post.created_at, "$.created_at")
-    url = fields.clean_id(post.url, "$.url") if post.url else None
+    url = fields.clean_token(post.url, "$.url") if post.url else None
     ext_id = f"{platform}:{fields.escape_part(post_id)}"
     return InboundMessage(
         message_id=message_id_for("social", ext_id),

@@ -111,6 +111,7 @@ def test_received_at_without_zone_is_taken_as_utc() -> None:
         ("１３８ ００１３ ８０００", "+8613800138000"),  # full-width digits: the same number
         ("＋86 138 0013 8000", "+8613800138000"),
         ("¹³⁸⁰⁰¹³⁸⁰⁰⁰", None),  # superscripts are not digits of a number
+        ("+⁸⁶13812345678", None),  # nor is a number with some: without them, another one
         ("+" * 40 + "8613800138000", "+8613800138000"),  # one plus, in front
         ("   ", None),  # withheld: the call is still a call
     ],

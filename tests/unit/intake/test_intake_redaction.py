@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from services.intake.channels import normalize_batch
+from services.intake.channels import InvalidInput, normalize_batch
 from services.intake.channels.redacting import redact_envelope
 from shared.models import InboundMessage
 from tests.unit.intake.intake_samples import call, chat, json_email, post, post_mime, social
@@ -124,10 +124,12 @@ def test_a_social_attribute_the_intake_did_not_derive_cannot_be_posted() -> None
     assert CARD not in _raw(message).decode()
 
 
-def test_a_platform_id_holding_text_is_redacted_like_text() -> None:
-    message = post("social", social(thread_id=f"card {CARD} call 13812345678"))
-    thread = message.attributes["social_thread_id"]
-    assert isinstance(thread, str) and CARD not in thread and "13812345678" not in thread
+@pytest.mark.parametrize("field", ["thread_id", "post_id", "url"])
+def test_a_platform_id_holding_text_is_refused(field: str) -> None:
+    """Ids key the message and its thread unredacted: one holding text is no id."""
+    with pytest.raises(InvalidInput) as refused:
+        post("social", social(**{field: f"card {CARD} call 13812345678"}))
+    assert refused.value.field == f"$.{field}"
     plain = post("social", social(thread_id="4962311234567890"))
     assert plain.attributes["social_thread_id"] == "4962311234567890"  # an id stays an id
 

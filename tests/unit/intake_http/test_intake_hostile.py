@@ -3,14 +3,20 @@ a trailing newline slipping through patterns, a 415 that echoed its header."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import logging
 import zlib
 from typing import Any
 
 import msgspec
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from services.intake.app import Intake
+from shared.http import REQUEST_SECONDS
+from shared.serving import server_runner
 from shared.settings import Settings
 from tests.unit.intake_http.test_intake_app import TOKENS, FakeProducer, serve
 
@@ -161,3 +167,65 @@ async def test_a_415_does_not_echo_the_content_type(client: Any) -> None:
     text = await resp.text()
     assert "probe-xyz" not in text and "PROBE-SECRET" not in text
     assert (await resp.json(content_type="application/problem+json"))["field"] == "Content-Type"
+
+
+@pytest.mark.parametrize("expect", [False, True], ids=["plain", "expect 100-continue"])
+async def test_a_client_that_leaves_mid_body_is_no_server_error(
+    caplog: pytest.LogCaptureFixture, expect: bool
+) -> None:
+    """Served as ``switchboard intake`` serves (handlers run on when their client leaves):
+    the read fails with a ConnectionResetError, which was a logged 500."""
+    settings = Settings(service="intake", intake_tokens=TOKENS)
+    intake = Intake(settings, FakeProducer())  # type: ignore[arg-type]
+    runner = server_runner(intake.handle)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+    caplog.set_level(logging.INFO)
+    before = _server_errors()
+    head = (
+        b"POST /v1/inbound/chat HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer all\r\n"
+        b"Content-Type: application/json\r\nContent-Length: 50\r\n"
+    )
+    try:
+        reader, writer = await asyncio.open_connection(host, port)
+        if expect:
+            writer.write(head + b"Expect: 100-continue\r\n\r\n")
+            assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 100")
+        else:
+            writer.write(head + b'\r\n{"se')
+            await writer.drain()
+        writer.close()
+        await asyncio.sleep(0.3)
+    finally:
+        await runner.cleanup()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert _server_errors() == before
+
+
+def _server_errors() -> float:
+    """Requests to the chat route answered 500 so far (the histogram is process-wide)."""
+    return sum(
+        sample.value
+        for metric in REQUEST_SECONDS.collect()
+        for sample in metric.samples
+        if sample.name.endswith("_count")
+        and sample.labels.get("route") == "/v1/inbound/chat"
+        and sample.labels.get("code") == "500"
+    )
+
+
+@pytest.mark.parametrize("coding", ["x-gzip", "compress", "gzip, gzip"])
+async def test_a_content_coding_the_intake_does_not_decode_is_a_415(
+    client: Any, coding: str
+) -> None:
+    http, producer = client
+    resp = await http.post(
+        "/v1/inbound/chat",
+        data=gzip.compress(msgspec.json.encode(CHAT)),
+        headers={**JSON, "Content-Encoding": coding},
+    )
+    assert resp.status == 415
+    assert resp.headers["Accept-Encoding"] == "gzip, deflate"
+    assert (await resp.json(content_type="application/problem+json"))["field"] == "Content-Encoding"
+    assert producer.records == []

@@ -307,6 +307,36 @@ def test_long_digit_runs_cost_linear_time() -> None:
 
 
 @pytest.mark.parametrize(
+    "separator",
+    ["\n", "\t", "\r\n", "  ", "..", ". ", " \u200b", "\u2028", "\u200b"],
+    ids=repr,
+)
+def test_a_card_split_across_lines_or_by_two_separators_is_masked(separator: str) -> None:
+    """A QA probe: only one separator between groups was seen, so a card typed over lines,
+    an HTML mail's <br>, or ". " left it whole."""
+    card = CARDS[2]  # 19 digits: 4-4-4-4-3
+    shown = separator.join([card[:4], card[4:8], card[8:12], card[12:16], card[16:]])
+    for full in (True, False):
+        assert redact(f"card {shown} ok", full=full).text == f"card [card ****{card[-4:]}] ok"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("138\n1234\n5678", "phone"), ("110105\n19491231\n002X", "id_number")],
+)
+def test_phones_and_ids_split_across_lines_are_redacted_on_social(text: str, kind: str) -> None:
+    assert redact(f"找我 {text} 谢谢", full=True).counts == {kind: 1}
+
+
+def test_an_email_with_a_long_run_before_it_is_still_found() -> None:
+    """The local part is bounded (RFC 5321: 64) so that a long run before an "@" costs linear
+    time; a longer one still loses its last 64 characters and its domain."""
+    assert redact("mail zhang.san@example.com ok", full=True).text == "mail [email] ok"
+    masked = redact("a." * 20_000 + "zhang@example.com", full=True).text
+    assert masked.endswith("[email]") and "example.com" not in masked
+
+
+@pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("my password is letmein", "my password is [password]"),
