@@ -5,7 +5,10 @@ aiohttp answers a request line or header it cannot parse (over 8,190 bytes, a co
 character, not HTTP at all) with a text/plain 400 that quotes the raw line it refused, and
 logs the parser's error, quoting it again, at ERROR. That line can be an integration's
 ``Authorization`` header or a card number in a query string. Here such a request is a
-problem+json 400 naming only the kind of error, and its WARNING log line says no more.
+problem+json 400 naming only the kind of error, and its WARNING log line says no more. The
+same request handler fails a body whose framing breaks once its handler is reading it (aiohttp
+left the handler waiting), and every connection without a request in progress is closed after
+``KEEPALIVE_TIMEOUT_S``. aiohttp is pinned: these overrides use its request handler's internals.
 """
 
 from __future__ import annotations
