@@ -176,8 +176,17 @@ class ResilientProducer:
 
     @staticmethod
     async def _stop_quietly(producer: AIOKafkaProducer) -> None:
-        with contextlib.suppress(Exception):
+        """Stop a dropped client; when the broker is gone, stop() waits for records that will
+        not flush, and cancelled there it leaves the sender task and the connections running
+        (a zombie that may deliver, or log "Task was destroyed but it is pending" when
+        collected): then close those two as stop() would have."""
+        try:
             await asyncio.wait_for(producer.stop(), 1.0)
+        except Exception:  # noqa: BLE001 - the client is being thrown away
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer._sender.close(), 1.0)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(producer.client.close(), 1.0)
 
     async def ready(self) -> bool:
         """Whether the broker answers a metadata request now."""

@@ -78,7 +78,7 @@ _MAYBE_CARD = re.compile(r"\d(?:[" + _CARD_SEPARATORS + r"]{0,2}\d){12}")
 _MAYBE_RUN = re.compile(r"\d[\d" + _CARD_SEPARATORS + r"]{12}")
 _RUN = re.compile(r"\d+(?:[ .-]{1,2}\d+)*")
 _RUN_SEPARATOR = re.compile(r"[ .-]{1,2}")
-_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}([ -]?)\d{8}\1\d{3}[\dXx](?![0-9A-Za-z])")
+_ID = re.compile(r"(?<![0-9A-Za-z])\d{6}([ -]{0,2})\d{8}\1\d{3}[\dXx](?![0-9A-Za-z])")
 # Bounded as RFC 5321 bounds them (local part 64, label 63): unbounded, a long run of
 # "a.a.a…" before an "@" cost quadratic time (40 KB: 1.8 s).
 _EMAIL = re.compile(

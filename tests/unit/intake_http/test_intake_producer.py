@@ -215,3 +215,38 @@ async def test_a_record_no_batch_can_hold_fails_at_once() -> None:
     with pytest.raises(BrokerUnavailable):
         await producer.send("t", b"k", b"v")
     assert time.monotonic() - started < 1.0 and client.sent == []
+
+
+class _Closable:
+    def __init__(self) -> None:
+        self.closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class _Stuck:
+    """An aiokafka client whose stop() waits for records the gone broker never takes."""
+
+    def __init__(self) -> None:
+        self._sender = _Closable()
+        self.client = _Closable()
+
+    async def stop(self) -> None:
+        await asyncio.sleep(3600)
+
+
+async def test_a_dropped_client_whose_stop_hangs_has_its_sender_and_connections_closed() -> None:
+    stuck = _Stuck()
+    await ResilientProducer._stop_quietly(stuck)  # type: ignore[arg-type]
+    assert stuck._sender.closed and stuck.client.closed
+
+
+async def test_a_dropped_client_that_stops_is_left_to_its_stop() -> None:
+    stuck = _Stuck()
+
+    async def stops() -> None: ...
+
+    stuck.stop = stops  # type: ignore[method-assign]
+    await ResilientProducer._stop_quietly(stuck)  # type: ignore[arg-type]
+    assert not stuck._sender.closed and not stuck.client.closed

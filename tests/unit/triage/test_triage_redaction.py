@@ -322,7 +322,12 @@ def test_a_card_split_across_lines_or_by_two_separators_is_masked(separator: str
 
 @pytest.mark.parametrize(
     ("text", "kind"),
-    [("138\n1234\n5678", "phone"), ("110105\n19491231\n002X", "id_number")],
+    [
+        ("138\n1234\n5678", "phone"),
+        ("110105\n19491231\n002X", "id_number"),
+        ("110105  19491231  002X", "id_number"),
+        ("110105 \n19491231 \n002X", "id_number"),
+    ],
 )
 def test_phones_and_ids_split_across_lines_are_redacted_on_social(text: str, kind: str) -> None:
     assert redact(f"找我 {text} 谢谢", full=True).counts == {kind: 1}
