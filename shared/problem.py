@@ -42,6 +42,22 @@ def problem(
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+# Reading a request's body can fail by the client's doing: it left, its chunks broke off, or
+# its Content-Encoding does not decode.
+UNREADABLE_BODY = (ConnectionError, web.RequestPayloadError, HttpProcessingError)
+
+
+def unreadable_body(exc: BaseException) -> web.Response:
+    """The 400 for a body that could not be read: nobody is there to read it when the client
+    left; otherwise the rest of the stream cannot be framed, so the connection closes."""
+    if isinstance(exc, ConnectionError):
+        return problem(400, "the connection closed before the body arrived", field="body")
+    response = problem(
+        400, "the body could not be read (its chunks or Content-Encoding)", field="body"
+    )
+    response.force_close()
+    return response
+
 
 def problem_for(request: web.BaseRequest, exc: Exception) -> web.Response:
     """aiohttp's own HTTP errors (404, 405, 413 …) as problem+json; anything unexpected is a
@@ -51,7 +67,8 @@ def problem_for(request: web.BaseRequest, exc: Exception) -> web.Response:
         headers = {k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}}
         return problem(exc.status, exc.reason, headers=headers)
     if isinstance(exc, web.RequestPayloadError | HttpProcessingError):
-        # A body that broke off or does not decode (Content-Encoding): the client's fault.
-        return problem(400, "the request body could not be read", field="body")
+        # A body read without ``UNREADABLE_BODY`` in mind (a ConnectionError here may be the
+        # service's own, towards its database: that stays a 500).
+        return unreadable_body(exc)
     log.exception("unhandled error", extra={"path": request.path, "method": request.method})
     return problem(500, "internal error")

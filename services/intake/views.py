@@ -13,7 +13,6 @@ from typing import NamedTuple
 
 import msgspec
 from aiohttp import HttpVersion11, hdrs, web
-from aiohttp.http_exceptions import HttpProcessingError
 
 from services.intake.channels import (
     CHANNELS,
@@ -27,7 +26,7 @@ from services.intake.context import IntakeContext
 from services.intake.metrics import PRODUCER_ERRORS, outcome
 from shared.kafka_producer import BrokerUnavailable
 from shared.models import InboundMessage
-from shared.problem import problem
+from shared.problem import UNREADABLE_BODY, problem, unreadable_body
 from shared.raw_response import RawResponse
 
 log = logging.getLogger(__name__)
@@ -204,16 +203,9 @@ async def _gated(
             return problem(
                 408, f"the body did not arrive within {BODY_TIMEOUT_S:g} s", field="body"
             )
-        except ConnectionError:  # the client left mid-body: its fault, and nobody to answer
+        except UNREADABLE_BODY as exc:
             outcome(channel, "invalid").inc()
-            return problem(400, "the connection closed before the body arrived", field="body")
-        except (web.RequestPayloadError, HttpProcessingError):
-            outcome(channel, "invalid").inc()
-            refused = problem(
-                400, "the body could not be read (its chunks or Content-Encoding)", field="body"
-            )
-            refused.force_close()  # the rest of the stream cannot be framed
-            return refused
+            return unreadable_body(exc)
         if body is None:
             return _too_large(channel, limit)
     return content_type, body

@@ -12,7 +12,7 @@ import msgspec
 from aiohttp import hdrs, web
 
 from shared.media import JSON_MEDIA_TYPE, is_utf8_json
-from shared.problem import problem
+from shared.problem import UNREADABLE_BODY, problem, unreadable_body
 from shared.validation import invalid_field
 
 T = TypeVar("T")
@@ -41,8 +41,8 @@ async def read_json(request: web.Request, kind: type[T]) -> T | web.Response:
         return _unsupported(content_type)
     try:
         body = await request.read()
-    except ConnectionError:  # the client left mid-body: nobody to answer, and not our error
-        return problem(400, "the connection closed before the body arrived", field="body")
+    except UNREADABLE_BODY as exc:
+        return unreadable_body(exc)
     if body.startswith(b"\xef\xbb\xbf"):
         body = body[3:]
     if not body.isascii():

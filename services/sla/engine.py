@@ -80,6 +80,11 @@ class SlaEngine:
         self.pool = pool
         self.producer = producer
         self.policy = policy
+        # The ladder's first rung (no earlier one to wait for) and its first breach rung.
+        self._first_level = min((r.level for r in policy.ladder), default=0)
+        self._first_breach = min(
+            (r.level for r in policy.ladder if r.kind == "breached"), default=None
+        )
         # Where the relay reads back what was published; None (unit tests) trusts the ledger.
         self.bootstrap_servers = bootstrap_servers
         self.timers: TimerQueue[str] = TimerQueue()
@@ -286,9 +291,7 @@ class SlaEngine:
 
     def _count(self, won: list[tuple[Timer, bytes]], now: datetime) -> None:
         # Aggregated per label set: one labels() lookup per kind of rung, not per rung.
-        first_breach = min(
-            (r.level for r in self.policy.ladder if r.kind == "breached"), default=None
-        )
+        first_breach = self._first_breach
         escalations: Counter[tuple[str, str, str]] = Counter()
         headline: Counter[tuple[str, str, str, str]] = Counter()
         for t, _ in won:
@@ -310,8 +313,7 @@ class SlaEngine:
             # publish it only after ORPHAN_AFTER_S, behind the rungs fired meanwhile. Only a
             # rung after the first has an earlier one; rows a live publisher holds are skipped
             # (it is publishing them), and so are this process's own claims.
-            first = min((r.level for r in self.policy.ladder), default=0)
-            later = list({t.ticket_id for t, _ in won if t.step.level > first})
+            later = list({t.ticket_id for t, _ in won if t.step.level > self._first_level})
             if later:
                 earlier = await conn.fetch(
                     """

@@ -5,9 +5,9 @@ Runs on the finished envelope, after the message id was derived from the origina
 retried post keeps its id. Every text the envelope carries is covered: body (the transcript
 and voicemail of a call), subject, quoted history and the free attribute values (on social
 as fully as the text); the ``customer`` identity and the platform's own ids are structured
-fields the router needs as they are. A non-social message without 13 digits in a row pays one regex scan per field.
-What was taken out travels as counts per kind in ``redactions``; the router redacts again
-(defence in depth) and adds what it finds.
+fields the router needs as they are. A non-social message without 13 digits in a row pays one
+regex scan per field. What was taken out travels as counts per kind in ``redactions``; the
+router redacts again (defence in depth) and adds what it finds.
 """
 
 from __future__ import annotations
